@@ -1,0 +1,82 @@
+import 'reflect-metadata';
+import { AppContext } from './app-context.js';
+import type { AppConfig } from './config/config.js';
+import { createDataSource, ensureDatabaseExists } from './infra/db/data-source.js';
+import { runMigrations } from './infra/db/migrate.js';
+import { EventBus } from './infra/events/event-bus.js';
+import { buildAppSchema } from './infra/graphql/schema.js';
+import { createApiServer, type ApiServer } from './infra/graphql/server.js';
+import { Metrics } from './infra/http/metrics.js';
+import { createLogger, type Logger } from './infra/logging/logger.js';
+import { createAppPubSub } from './infra/pubsub/pubsub.js';
+import { QueueRegistry } from './infra/queue/queue-registry.js';
+import { createRedis } from './infra/redis/redis.js';
+import { appModules } from './modules/index.js';
+
+export interface RunningApp {
+  app: AppContext;
+  /** The bound HTTP port, when this process runs the API. */
+  port: number | null;
+  /** Graceful shutdown: stop accepting, finish requests and jobs, close sockets, queues and pools. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts one process of the service: database (created and migrated first), Redis, the modules,
+ * and depending on ROLE the API server and/or the job workers.
+ */
+export async function startApp(config: AppConfig, logger: Logger = createLogger(config.LOG_LEVEL, { role: config.ROLE })): Promise<RunningApp> {
+  await ensureDatabaseExists(config.DATABASE_URL);
+  const dataSource = createDataSource({
+    databaseUrl: config.DATABASE_URL,
+    poolSize: config.DB_POOL_SIZE,
+    entities: appModules.flatMap((module) => module.entities ?? []),
+  });
+  await dataSource.initialize();
+  await runMigrations(dataSource, logger);
+
+  const redis = createRedis(config.REDIS_URL, logger, 'commands');
+  const publishRedis = createRedis(config.REDIS_URL, logger, 'publish');
+  const subscribeRedis = createRedis(config.REDIS_URL, logger, 'subscribe');
+  const bullRedis = createRedis(config.REDIS_URL, logger, 'bullmq', { maxRetriesPerRequest: null });
+  const queues = new QueueRegistry(bullRedis, config.QUEUE_PREFIX, logger);
+  const app = new AppContext(
+    config,
+    logger,
+    dataSource,
+    redis,
+    createAppPubSub(publishRedis, subscribeRedis, config.QUEUE_PREFIX),
+    new EventBus(logger),
+    queues,
+    new Metrics(() => queues.depths()),
+  );
+
+  for (const module of appModules) await module.onInit?.(app);
+  if (app.runsWorkers) {
+    for (const module of appModules) await module.startWorkers?.(app);
+    logger.info('job workers started');
+  }
+
+  let server: ApiServer | null = null;
+  let port: number | null = null;
+  if (app.runsApi) {
+    server = await createApiServer(app, await buildAppSchema(app.pubSub));
+    port = await server.listen(config.PORT);
+    logger.info({ port, graphql: `http://localhost:${port}/graphql` }, `API listening on http://localhost:${port}/graphql`);
+  }
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down');
+      await server?.stop();
+      await queues.closeWorkers();
+      await app.runShutdownHooks();
+      await queues.close();
+      await Promise.all([redis, publishRedis, subscribeRedis, bullRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
+      await dataSource.destroy();
+      logger.info('shut down');
+    })());
+
+  return { app, port, stop };
+}

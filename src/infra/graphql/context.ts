@@ -1,0 +1,9 @@
+import type { AppContext } from '../../app-context.js';
+import type { Caller } from '../../modules/auth/caller.js';
+
+/** What every resolver receives as its GraphQL context. */
+export interface GraphQLContext {
+  app: AppContext;
+  /** Set for every operation that reaches a resolver: requests without a valid key are refused before. */
+  caller: Caller | null;
+}

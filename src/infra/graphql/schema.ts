@@ -1,0 +1,25 @@
+import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { GraphQLDateTime } from 'graphql-scalars';
+import { buildSchema, type NonEmptyArray } from 'type-graphql';
+import { appModules } from '../../modules/index.js';
+import { authChecker } from '../../modules/auth/auth-checker.js';
+import type { AppPubSub } from '../pubsub/pubsub.js';
+
+/** Builds the executable schema from every module's resolvers. */
+export async function buildAppSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
+  const resolvers = appModules.flatMap((module) => module.resolvers ?? []);
+  return buildSchema({
+    resolvers: resolvers as unknown as NonEmptyArray<Function>,
+    authChecker,
+    // The contract names the scalar DateTime (ISO 8601, UTC).
+    scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
+    pubSub: pubSub as never,
+    // Inputs are checked by the services, which name the offending field in BAD_USER_INPUT errors.
+    validate: false,
+  });
+}
+
+/** The SDL checked in as schema.graphql: sorted so that it changes only when the API does. */
+export function printAppSchema(schema: GraphQLSchema): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

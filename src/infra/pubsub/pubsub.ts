@@ -1,0 +1,32 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub } from '@graphql-yoga/subscription';
+import type { Redis } from 'ioredis';
+
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
+
+/** Payloads cross Redis as JSON; ISO timestamps come back as Dates. */
+const serializer = {
+  stringify: (value: unknown) => JSON.stringify(value),
+  parse: (text: string) => JSON.parse(text, (_key, value) => (typeof value === 'string' && ISO_DATE.test(value) ? new Date(value) : value)),
+};
+
+export interface AppPubSub {
+  publish(topic: string, payload: unknown): void;
+  subscribe(topic: string): AsyncIterable<unknown>;
+}
+
+/**
+ * Cross-process pub/sub over Redis, in the shape type-graphql's `pubSub` option expects.
+ * Every topic is namespaced with the prefix so that several deployments (or test files) can
+ * share one Redis.
+ */
+export function createAppPubSub(publishClient: Redis, subscribeClient: Redis, prefix: string): AppPubSub {
+  const pubSub = createPubSub({
+    eventTarget: createRedisEventTarget({ publishClient, subscribeClient, serializer }),
+  });
+  const channel = (topic: string) => `${prefix}:events:${topic}`;
+  return {
+    publish: (topic, payload) => pubSub.publish(channel(topic), payload as never),
+    subscribe: (topic) => pubSub.subscribe(channel(topic)) as AsyncIterable<unknown>,
+  };
+}

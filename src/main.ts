@@ -1,0 +1,65 @@
+import 'reflect-metadata';
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './infra/logging/logger.js';
+import { ensureLocalServices } from './infra/local-services/local-services.js';
+import { startApp } from './app.js';
+
+function projectRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
+
+/** `npm start`: validate configuration, bring up local MariaDB/Redis if needed, run the service. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.LOG_LEVEL, { role: config.ROLE });
+
+  await ensureLocalServices({
+    databaseUrl: config.DATABASE_URL,
+    redisUrl: config.REDIS_URL,
+    startDatabaseIfMissing: config.databaseUrlIsDefault,
+    startRedisIfMissing: config.redisUrlIsDefault,
+    projectRoot: projectRoot(),
+    logger: { info: (msg) => logger.info(msg), warn: (msg) => logger.warn(msg) },
+  });
+
+  const running = await startApp(config, logger);
+
+  let signalled = false;
+  const shutdown = (signal: string) => {
+    if (signalled) return;
+    signalled = true;
+    logger.info({ signal }, 'signal received');
+    const timer = setTimeout(() => {
+      logger.error(`shutdown took longer than ${config.SHUTDOWN_TIMEOUT_SECONDS} s; exiting`);
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_SECONDS * 1000);
+    timer.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

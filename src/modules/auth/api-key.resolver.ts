@@ -1,0 +1,30 @@
+import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { ApiKey, CreatedApiKey } from './api-key.entity.js';
+import { Allow, ApiKeyRole } from './api-key-role.js';
+import { ApiKeyService } from './api-key.service.js';
+
+@Resolver(() => ApiKey)
+export class ApiKeyResolver {
+  @Authorized(...Allow.MANAGE)
+  @Query(() => [ApiKey], { description: 'All API keys, revoked ones included.' })
+  apiKeys(@Ctx() { app }: GraphQLContext): Promise<ApiKey[]> {
+    return app.get(ApiKeyService).list();
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => CreatedApiKey)
+  createApiKey(
+    @Arg('name', () => String) name: string,
+    @Arg('role', () => ApiKeyRole) role: ApiKeyRole,
+    @Ctx() { app }: GraphQLContext,
+  ): Promise<CreatedApiKey> {
+    return app.get(ApiKeyService).create(name, role);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => ApiKey)
+  revokeApiKey(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<ApiKey> {
+    return app.get(ApiKeyService).revoke(id);
+  }
+}

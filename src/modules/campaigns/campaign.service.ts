@@ -1,0 +1,114 @@
+import { In } from 'typeorm';
+import type { AppContext } from '../../app-context.js';
+import { BadUserInputError, NotFoundError } from '../../common/errors.js';
+import { isRowId, requireRowId } from '../../common/ids.js';
+import { requireText } from '../../common/validation.js';
+import type { Tx } from '../../infra/db/transaction.js';
+import { CouponList, CouponListStatus, couponListStatus } from '../lists/coupon-list.entity.js';
+import { Campaign, CampaignList, CampaignStatus, FinishReason, type CreateCampaignInput } from './campaign.entity.js';
+import { CampaignStatusChanged } from './campaign.events.js';
+
+const MAX_LISTS_PER_CAMPAIGN = 100;
+
+/** SQL: a list row `l` that can still hand out a code now. */
+export const LIST_CAN_SERVE_SQL = 'l.total_codes > l.assigned_codes AND (l.expires_at IS NULL OR l.expires_at > UTC_TIMESTAMP(3))';
+
+export class CampaignService {
+  constructor(private readonly app: AppContext) {}
+
+  async findById(id: string): Promise<Campaign | null> {
+    if (!isRowId(id)) return null;
+    return this.app.dataSource.getRepository(Campaign).findOne({ where: { id } });
+  }
+
+  async getById(id: string): Promise<Campaign> {
+    const campaign = await this.findById(id);
+    if (!campaign) throw new NotFoundError('Campaign', id);
+    return campaign;
+  }
+
+  list(status?: CampaignStatus | null): Promise<Campaign[]> {
+    return this.app.dataSource.getRepository(Campaign).find({ where: status ? { status } : {}, order: { id: 'DESC' } });
+  }
+
+  /** The campaign's lists in their order. */
+  async listsOf(campaignId: string): Promise<CouponList[]> {
+    return this.app.dataSource
+      .getRepository(CouponList)
+      .createQueryBuilder('list')
+      .innerJoin(CampaignList, 'link', 'link.list_id = list.id')
+      .where('link.campaign_id = :campaignId', { campaignId })
+      .orderBy('link.position', 'ASC')
+      .getMany();
+  }
+
+  async create(input: CreateCampaignInput): Promise<Campaign> {
+    const name = requireText('input.name', input.name, 200);
+    if (input.listIds.length === 0) throw new BadUserInputError('input.listIds', 'name at least one coupon list');
+    if (input.listIds.length > MAX_LISTS_PER_CAMPAIGN) throw new BadUserInputError('input.listIds', `at most ${MAX_LISTS_PER_CAMPAIGN} lists`);
+    const listIds = input.listIds.map((id, index) => requireRowId(`input.listIds[${index}]`, id));
+    const duplicate = listIds.find((id, index) => listIds.indexOf(id) !== index);
+    if (duplicate) throw new BadUserInputError('input.listIds', `list ${duplicate} is named twice`);
+
+    return this.app.transaction(async (tx) => {
+      const lists = await tx.manager.getRepository(CouponList).find({ where: { id: In(listIds) } });
+      const missing = listIds.find((id) => !lists.some((list) => list.id === id));
+      if (missing) throw new NotFoundError('Coupon list', missing);
+      if (!lists.some((list) => couponListStatus(list) === CouponListStatus.ACTIVE)) {
+        throw new BadUserInputError('input.listIds', 'none of these lists can hand out a code (all are exhausted or expired)');
+      }
+      const campaign = await tx.manager.getRepository(Campaign).save(
+        tx.manager.getRepository(Campaign).create({ name, kind: input.kind, status: CampaignStatus.ACTIVE, finishedAt: null, finishReason: null }),
+      );
+      await tx.manager
+        .getRepository(CampaignList)
+        .insert(listIds.map((listId, position) => ({ campaignId: campaign.id, listId, position })));
+      tx.publish(new CampaignStatusChanged(campaign.id, campaign.status, null));
+      return campaign;
+    });
+  }
+
+  /** Finishes a campaign by hand; finishing a finished campaign changes nothing. */
+  async finish(id: string): Promise<Campaign> {
+    return this.app.transaction(async (tx) => {
+      const campaign = isRowId(id)
+        ? await tx.manager.getRepository(Campaign).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } })
+        : null;
+      if (!campaign) throw new NotFoundError('Campaign', id);
+      if (campaign.status === CampaignStatus.FINISHED) return campaign;
+      campaign.status = CampaignStatus.FINISHED;
+      campaign.finishReason = FinishReason.MANUAL;
+      campaign.finishedAt = new Date();
+      const saved = await tx.manager.getRepository(Campaign).save(campaign);
+      tx.publish(new CampaignStatusChanged(saved.id, saved.status, saved.finishReason));
+      return saved;
+    });
+  }
+
+  /**
+   * Inside the caller's transaction: finishes every ACTIVE campaign drawing from `listIds` that
+   * none of its lists can serve any more, with `reason`. Returns the ids it finished.
+   */
+  async finishCampaignsThatCannotServe(tx: Tx, listIds: string[], reason: FinishReason): Promise<string[]> {
+    if (listIds.length === 0) return [];
+    const rows: Array<{ id: string }> = await tx.query(
+      `SELECT c.id FROM campaigns c
+        WHERE c.status = 'ACTIVE'
+          AND c.id IN (SELECT campaign_id FROM campaign_lists WHERE list_id IN (?))
+          AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
+                           WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})
+        ORDER BY c.id
+        FOR UPDATE`,
+      [listIds],
+    );
+    const ids = rows.map((row) => String(row.id));
+    if (ids.length === 0) return [];
+    await tx.query(
+      `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+        WHERE id IN (?) AND status = 'ACTIVE'`,
+      [reason, ids],
+    );
+    for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, reason));
+    return ids;
+  }
+}

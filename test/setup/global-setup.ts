@@ -1,0 +1,40 @@
+import Module from 'node:module';
+import { join } from 'node:path';
+
+/**
+ * Jest runs this file outside its module registry, so its moduleNameMapper does not apply:
+ * map the sources' nodenext-style "./x.js" imports to "./x" here as it does for tests.
+ */
+const moduleInternals = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+const resolveFilename = moduleInternals._resolveFilename;
+moduleInternals._resolveFilename = function (request: string, ...rest: unknown[]) {
+  if (request.startsWith('.') && request.endsWith('.js')) {
+    try {
+      return resolveFilename.call(this, request.slice(0, -3), ...rest);
+    } catch {
+      // fall through to the request as written
+    }
+  }
+  return resolveFilename.call(this, request, ...rest);
+};
+
+/**
+ * Tests talk to real MariaDB/MySQL and Redis. Where DATABASE_URL / REDIS_URL are left at their
+ * defaults and nothing answers, the local servers are started exactly as `npm start` does.
+ */
+export default async function globalSetup(): Promise<void> {
+  const { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } = require('../../src/config/config.js') as typeof import('../../src/config/config');
+  const { ensureLocalServices } = require('../../src/infra/local-services/local-services.js') as typeof import('../../src/infra/local-services/local-services');
+  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  await ensureLocalServices({
+    databaseUrl,
+    redisUrl,
+    startDatabaseIfMissing: databaseUrl === DEFAULT_DATABASE_URL,
+    startRedisIfMissing: redisUrl === DEFAULT_REDIS_URL,
+    projectRoot: join(__dirname, '..', '..'),
+    logger: { info: (msg: string) => console.log(`[services] ${msg}`), warn: (msg: string) => console.warn(`[services] ${msg}`) },
+  });
+  process.env.DATABASE_URL = databaseUrl;
+  process.env.REDIS_URL = redisUrl;
+}
