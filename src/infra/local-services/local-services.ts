@@ -84,7 +84,8 @@ function needsStart(t: Target, result: ProbeResult, problems: string[], logger: 
   }
   if (!t.startAllowed || !isLoopback(t.address.host)) {
     const hint = t.startAllowed ? `A local ${name} can only be started on a loopback address` : `Start that server, or unset ${variable} to let the service start a local ${name}`;
-    problems.push(`Nothing answers at ${variable}=${redactUrl(t.url)} (${result.reason}). ${hint}`);
+    const detail = result.reason === 'connection refused' ? '' : ` (${result.reason})`;
+    problems.push(`Nothing answers at ${variable}=${redactUrl(t.url)}. ${hint}${detail}`);
     return false;
   }
   return true;
@@ -114,6 +115,7 @@ async function startUnlessAnswering(t: Target, binaries: BinaryProvider, logger:
   if (await adoptedStartingServer(t, logger)) return;
 
   const began = Date.now();
+  rmSync(join(server.dir, 'address'), { force: true });
   const { pid, origin } = await server.start(t.address, binaries);
   const outcome = await waitForServer(t, pid);
   if (outcome !== 'answers') throw new Error(startFailure(t, pid, outcome));
@@ -134,6 +136,13 @@ async function startUnlessAnswering(t: Target, binaries: BinaryProvider, logger:
 async function adoptedStartingServer(t: Target, logger: LocalServicesLogger): Promise<boolean> {
   const pid = liveServerPid(t.server.pidFile, t.server.programs);
   if (pid === null) return false;
+  const recorded = tail(join(t.server.dir, 'address'), 1);
+  if (recorded !== formatAddress(t.address) && /^\S+:\d+$/.test(recorded)) {
+    throw new Error(
+      `${t.server.name} pid ${pid}, started from this folder, serves ${recorded}, not ${formatAddress(t.address)} (${t.server.variable}). ` +
+        'Stop it with `npm run services:down` first.',
+    );
+  }
   logger.info(`${t.server.name}: pid ${pid}, started from this folder, is running; waiting for it to answer at ${formatAddress(t.address)}`);
   const outcome = await waitForServer(t, pid);
   if (outcome === 'answers') return true;

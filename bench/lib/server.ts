@@ -1,0 +1,109 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../src/config/config.js';
+import { parseDatabaseUrl, withDatabaseName } from '../../src/infra/db/database-url.js';
+
+export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+export const PROJECT_ROOT = join(__dirname, '..', '..', '..');
+
+export interface BenchServer {
+  url: string;
+  pid: number;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Peak resident memory of the server process so far (VmHWM), in MiB. */
+  peakRssMiB(): number;
+  /** Current resident memory (VmRSS), in MiB. */
+  rssMiB(): number;
+  stop(): Promise<void>;
+}
+
+export function benchDatabaseUrl(name: string): string {
+  return withDatabaseName(process.env.DATABASE_URL || DEFAULT_DATABASE_URL, `coupons_bench_${name}_${randomBytes(3).toString('hex')}`);
+}
+
+function statusField(pid: number, field: string): number {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return match ? Number(match[1]) / 1024 : 0;
+}
+
+/**
+ * Starts `node dist/src/main.js` (what `npm start` runs after building) as a separate process
+ * with its own database, waits until /health/ready answers.
+ */
+export async function startBenchServer(options: { env?: Record<string, string>; databaseUrl?: string; queuePrefix?: string; port?: number } = {}): Promise<BenchServer> {
+  const port = options.port ?? 4100 + Math.floor(Math.random() * 800);
+  const databaseUrl = options.databaseUrl ?? benchDatabaseUrl('db');
+  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
+  const queuePrefix = options.queuePrefix ?? `bench-${randomBytes(3).toString('hex')}`;
+  const child: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      ADMIN_API_KEY: BENCH_ADMIN_KEY,
+      QUEUE_PREFIX: queuePrefix,
+      LOG_LEVEL: 'warn',
+      ...options.env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`bench server exited with code ${child.exitCode}`);
+    const ready = await fetch(`${url}/health/ready`).then((r) => r.ok, () => false);
+    if (ready) break;
+    if (Date.now() > deadline) throw new Error('bench server did not become ready within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  const pid = child.pid!;
+  return {
+    url,
+    pid,
+    databaseUrl,
+    redisUrl,
+    queuePrefix,
+    peakRssMiB: () => statusField(pid, 'VmHWM'),
+    rssMiB: () => statusField(pid, 'VmRSS'),
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export async function dropBenchDatabase(databaseUrl: string): Promise<void> {
+  const { database, ...server } = parseDatabaseUrl(databaseUrl);
+  const connection = await mysql.createConnection(server);
+  await connection.query(`DROP DATABASE IF EXISTS \`${database}\``).finally(() => connection.end());
+}
+
+/** POSTs a GraphQL operation with the bench admin key (or another key). */
+export async function benchGraphQL<T = any>(url: string, query: string, variables: Record<string, unknown> = {}, key = BENCH_ADMIN_KEY): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown[] };
+  if (body.errors) throw new Error(`GraphQL error: ${JSON.stringify(body.errors)}`);
+  return body.data as T;
+}
+
+/** Prints one result line and returns it for the summary. */
+export function report(scenario: string, figures: Record<string, string | number | boolean>): string {
+  const line = `${scenario}: ${Object.entries(figures).map(([k, v]) => `${k}=${typeof v === 'number' ? Number(v.toFixed(3)) : v}`).join(' ')}`;
+  console.log(line);
+  return line;
+}
