@@ -37,7 +37,9 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
 
   const redis = createRedis(config.REDIS_URL, logger, 'commands');
   const publishRedis = createRedis(config.REDIS_URL, logger, 'publish');
-  const subscribeRedis = createRedis(config.REDIS_URL, logger, 'subscribe');
+  // No ready check (INFO) on the subscriber: a SUBSCRIBE sent while ioredis is still connecting
+  // puts the connection in subscriber mode, the INFO then fails and the subscription is lost.
+  const subscribeRedis = createRedis(config.REDIS_URL, logger, 'subscribe', { enableReadyCheck: false });
   const bullRedis = createRedis(config.REDIS_URL, logger, 'bullmq', { maxRetriesPerRequest: null });
   const queues = new QueueRegistry(bullRedis, config.QUEUE_PREFIX, logger);
   const app = new AppContext(
@@ -45,7 +47,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     logger,
     dataSource,
     redis,
-    createAppPubSub(publishRedis, subscribeRedis, config.QUEUE_PREFIX),
+    createAppPubSub(publishRedis, subscribeRedis, config.QUEUE_PREFIX, logger),
     new EventBus(logger),
     queues,
     new Metrics(() => queues.depths()),
@@ -70,9 +72,12 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     (stopping ??= (async () => {
       logger.info('shutting down');
       await server?.stop();
+      logger.debug('API server stopped');
       await queues.closeWorkers();
+      logger.debug('workers stopped');
       await app.runShutdownHooks();
       await queues.close();
+      logger.debug('queues closed');
       await Promise.all([redis, publishRedis, subscribeRedis, bullRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
       await dataSource.destroy();
       logger.info('shut down');

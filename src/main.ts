@@ -55,6 +55,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A stray rejected promise is a bug to log, not a reason to drop every in-flight claim.
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled promise rejection'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

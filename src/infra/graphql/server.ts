@@ -48,9 +48,19 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   const httpServer = createServer(expressApp);
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  // Errors over the WebSocket go through the same formatter as over HTTP (contract codes, no internals).
+  const formatError = createErrorFormatter(app.logger);
+  const formatErrors = (errors: readonly GraphQLError[], defaultCode?: string) =>
+    errors.map((error) => {
+      const formatted = error.toJSON();
+      const code = formatted.extensions?.code ?? defaultCode;
+      return formatError(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);
+    });
   const wsCleanup = useServer<Record<string, unknown>, { caller?: Caller }>(
     {
       schema,
+      onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined),
+      onError: (_ctx, _id, _payload, errors) => formatErrors(errors, 'GRAPHQL_VALIDATION_FAILED'),
       context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null }),
       onConnect: async (ctx) => {
         const caller = await keys.authenticate(bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization));
@@ -71,6 +81,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     csrfPrevention: true,
     formatError: createErrorFormatter(app.logger),
     includeStacktraceInErrorResponses: false,
+    // Shutdown is ordered by the process (src/app.ts), not by Apollo's own signal handlers.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },

@@ -47,6 +47,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly deliverySends = new Counter({
+    name: 'coupon_delivery_sends_total',
+    help: 'SMS/push send attempts by channel and outcome (SENT, RETRY, FAILED)',
+    labelNames: ['channel', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  readonly deliverySendDuration = new Histogram({
+    name: 'coupon_delivery_gateway_seconds',
+    help: 'Gateway request time by channel',
+    labelNames: ['channel'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
   readonly queueDepth: Gauge<'queue' | 'state'>;
 
   constructor(queueDepths: () => Promise<Array<{ queue: string; state: string; count: number }>>) {

@@ -1,6 +1,7 @@
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from '@graphql-yoga/subscription';
 import type { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.js';
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
@@ -20,13 +21,19 @@ export interface AppPubSub {
  * Every topic is namespaced with the prefix so that several deployments (or test files) can
  * share one Redis.
  */
-export function createAppPubSub(publishClient: Redis, subscribeClient: Redis, prefix: string): AppPubSub {
+export function createAppPubSub(publishClient: Redis, subscribeClient: Redis, prefix: string, logger: Logger): AppPubSub {
   const pubSub = createPubSub({
     eventTarget: createRedisEventTarget({ publishClient, subscribeClient, serializer }),
   });
   const channel = (topic: string) => `${prefix}:events:${topic}`;
   return {
-    publish: (topic, payload) => pubSub.publish(channel(topic), payload as never),
+    // Published straight to Redis (not through the event target, which drops the promise) so that
+    // a Redis outage is logged here instead of surfacing as an unhandled rejection.
+    publish: (topic, payload) => {
+      publishClient.publish(channel(topic), serializer.stringify(payload)).catch((error: unknown) => {
+        logger.warn({ err: error, topic }, 'pub/sub publish failed');
+      });
+    },
     subscribe: (topic) => pubSub.subscribe(channel(topic)) as AsyncIterable<unknown>,
   };
 }

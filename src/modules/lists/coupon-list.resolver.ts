@@ -10,13 +10,13 @@ export class CouponListResolver {
   @Authorized(...Allow.READ_CATALOG)
   @Query(() => CouponListPage, { description: 'Lists, newest first, with cursor pagination.' })
   couponLists(
-    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-500.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('status', () => CouponListStatus, { nullable: true }) status: CouponListStatus | null,
     @Arg('search', () => String, { nullable: true, description: 'Case-insensitive part of the name.' }) search: string | null,
     @Ctx() { app }: GraphQLContext,
   ): Promise<CouponListPage> {
-    return app.get(CouponListService).page({ first, after, status, search });
+    return app.get(CouponListService).page({ first: first ?? 50, after, status, search });
   }
 
   @Authorized(...Allow.READ_CATALOG)

@@ -1,0 +1,433 @@
+import { v7 as uuidv7 } from 'uuid';
+import {
+  BadUserInputError,
+  CampaignFinishedError,
+  ListExhaustedError,
+  ListExpiredError,
+  NotFoundError,
+  type DomainError,
+} from '../../common/errors.js';
+import type { Tx } from '../../infra/db/transaction.js';
+import { CampaignStatus, FinishReason } from '../campaigns/campaign.entity.js';
+import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
+import { LIST_CAN_SERVE_SQL } from '../campaigns/campaign.service.js';
+import { CouponListKind, couponListStatus } from '../lists/coupon-list.entity.js';
+import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { CouponAssignmentsReused, CouponsAssigned, type NewAssignment } from './claim.events.js';
+import type { CouponAssignment } from './coupon-assignment.entity.js';
+
+/** A claim whose input has been checked; ids are well-formed row ids. */
+export interface ValidClaim {
+  campaignId: string;
+  userId: string;
+  externalId: string | null;
+  listId: string | null;
+}
+
+/** What one claim of a batch came to: an assignment (new or reused) or a domain refusal. */
+export type ClaimOutcome = { assignment: CouponAssignment } | { error: DomainError };
+
+interface CampaignRow {
+  status: CampaignStatus;
+  finish_reason: FinishReason | null;
+  now: Date;
+  /** One row per list of the campaign. */
+  list_id: string | null;
+}
+
+interface ListRow {
+  id: string;
+  name: string;
+  kind: CouponListKind;
+  fixed_code: string | null;
+  total_codes: number;
+  assigned_codes: number;
+  warning_limit: number | null;
+  expires_at: Date | null;
+  claim_cursor: string;
+  visible_seq: string;
+  position: number;
+}
+
+interface WindowRow {
+  id: string;
+  list_id: string;
+  code: string;
+  user_id: string;
+  external_id: string | null;
+  assigned_at: Date;
+  expires_at: Date | null;
+}
+
+interface CodeRow {
+  list_id: string;
+  seq: string;
+  code: string;
+}
+
+/** A campaign list as the batch sees it while holding its row lock. */
+interface ListState {
+  row: ListRow;
+  position: number;
+  expired: boolean;
+  /** Codes the list can still hand out before this batch (exact counters). */
+  available: number;
+  /** Code rows read for this batch (UNIQUE lists), in seq order. */
+  codes: CodeRow[];
+}
+
+/** Where one claim goes in the allocation pass. */
+type Plan =
+  | { kind: 'new'; list: ListState; slot: number }
+  | { kind: 'reuse-stored'; window: WindowRow }
+  | { kind: 'reuse-batch'; of: number }
+  | { kind: 'error'; error: DomainError };
+
+/**
+ * The next claimable codes of a list: a range on the primary key (list_id, seq) that starts at the
+ * cursor, so used rows are never walked. FORCE INDEX because MariaDB may otherwise pick the
+ * (list_id, code) index and scan every used row of a big list.
+ */
+export const CODE_READ_SQL =
+  '(SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)';
+
+/** CODE_READ_SQL over the range held in the session variables set in the batch's first round trip. */
+export const LIKELY_CODES_SQL =
+  'SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = @claim_list AND seq > @claim_after AND seq <= @claim_upto ORDER BY seq LIMIT ?';
+
+/**
+ * Runs one batch of claims of ONE campaign inside the caller's transaction (READ COMMITTED) and
+ * returns one outcome per claim, in order. Events are registered on `tx` and go out after COMMIT.
+ *
+ * Why it is correct:
+ * - The campaign row is locked first (`FOR UPDATE`): batches of one campaign, in any process,
+ *   run one after another, so reading `claim_windows` and then writing it cannot race.
+ * - The campaign's lists are then locked in id order (the same order for every campaign sharing
+ *   a list, so batches do not deadlock each other). Holding a list's lock, the batch owns its
+ *   counters and its claimable range `claim_cursor < seq <= visible_seq`.
+ * - UNIQUE(list_id, code_seq) on coupon_assignments refuses any second assignment of a code row.
+ */
+export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidClaim[], windowSeconds: number): Promise<ClaimOutcome[]> {
+  const users = [...new Set(claims.map((claim) => claim.userId))];
+  // One round trip, run in this order by the server: lock the campaign; lock its lists (only
+  // while it is ACTIVE), in id order through campaign_lists' primary key; then read the open
+  // windows of this batch's users, which the campaign lock makes race-free.
+  const [campaignRows, listRows, windowRows, , , likelyCodes] = await statements<[CampaignRow[], ListRow[], WindowRow[], unknown, unknown, CodeRow[]]>(tx, [
+    [
+      `SELECT c.status, c.finish_reason, UTC_TIMESTAMP(3) AS now, cl.list_id
+         FROM campaigns c LEFT JOIN campaign_lists cl ON cl.campaign_id = c.id
+        WHERE c.id = ? FOR UPDATE`,
+      [campaignId],
+    ],
+    [
+      `SELECT STRAIGHT_JOIN l.id, l.name, l.kind, l.fixed_code, l.total_codes, l.assigned_codes, l.warning_limit, l.expires_at,
+              l.claim_cursor, l.visible_seq, cl.position
+         FROM campaigns c
+         JOIN campaign_lists cl ON cl.campaign_id = c.id
+         JOIN coupon_lists l ON l.id = cl.list_id
+        WHERE c.id = ? AND c.status = 'ACTIVE'
+        ORDER BY l.id
+        FOR UPDATE`,
+      [campaignId],
+    ],
+    // STRAIGHT_JOIN: the optimizer otherwise starts from the list and walks all its assignments.
+    [
+      `SELECT STRAIGHT_JOIN a.id, a.list_id, a.code, a.user_id, a.external_id, a.assigned_at, l.expires_at
+         FROM claim_windows w
+         JOIN coupon_assignments a ON a.id = w.assignment_id
+         JOIN coupon_lists l ON l.id = a.list_id
+        WHERE w.campaign_id = ? AND w.user_id IN (?) AND w.window_ends_at > UTC_TIMESTAMP(3)`,
+      [campaignId, users],
+    ],
+    // The codes the batch most likely needs, read in the same round trip: the next ones of the
+    // first UNIQUE list (by position) that can serve. Its range is held in session variables,
+    // constants to the optimizer, so the read stays a primary-key range (see CODE_READ_SQL).
+    ['SET @claim_list = NULL, @claim_after = 0, @claim_upto = 0', []],
+    [
+      `SELECT STRAIGHT_JOIN l.id, l.claim_cursor, l.visible_seq INTO @claim_list, @claim_after, @claim_upto
+         FROM campaigns c
+         JOIN campaign_lists cl ON cl.campaign_id = c.id
+         JOIN coupon_lists l ON l.id = cl.list_id
+        WHERE c.id = ? AND c.status = 'ACTIVE' AND l.kind = 'UNIQUE' AND ${LIST_CAN_SERVE_SQL}
+        ORDER BY cl.position
+        LIMIT 1`,
+      [campaignId],
+    ],
+    [LIKELY_CODES_SQL, [claims.length]],
+  ]);
+  if (campaignRows.length === 0) {
+    return claims.map(() => ({ error: new NotFoundError('Campaign', campaignId) }));
+  }
+  const campaign = campaignRows[0];
+  const now = campaign.now;
+  const memberIds = new Set(campaignRows.filter((row) => row.list_id !== null).map((row) => String(row.list_id)));
+  const active = campaign.status === CampaignStatus.ACTIVE;
+
+  const lists = new Map<string, ListState>();
+  for (const row of listRows) {
+    const id = String(row.id);
+    row.id = id;
+    lists.set(id, {
+      row,
+      position: Number(row.position),
+      expired: row.expires_at !== null && row.expires_at.getTime() <= now.getTime(),
+      available: Math.max(0, row.total_codes - row.assigned_codes),
+      codes: [],
+    });
+  }
+  const byPosition = [...lists.values()].sort((a, b) => a.position - b.position);
+  const windows = new Map<string, WindowRow>();
+  for (const row of windowRows) windows.set(row.user_id, { ...row, list_id: String(row.list_id) });
+  if (likelyCodes.length > 0) {
+    const list = lists.get(String(likelyCodes[0].list_id));
+    // Rows right after the cursor that this batch locked (the same transaction read both).
+    if (list && Number(likelyCodes[0].seq) > Number(list.row.claim_cursor)) list.codes = likelyCodes;
+  }
+
+  // Allocation: pure, repeated if a list turns out to hold fewer code rows than its counters say.
+  let plans = allocate(claims, campaignId, campaign, memberIds, lists, byPosition, windows);
+  for (;;) {
+    const wanted = new Map<ListState, number>();
+    for (const plan of plans) if (plan.kind === 'new') wanted.set(plan.list, Math.max(wanted.get(plan.list) ?? 0, plan.slot + 1));
+    const reads: Array<{ list: ListState; count: number }> = [];
+    for (const [list, count] of wanted) {
+      if (list.row.kind === CouponListKind.UNIQUE && list.codes.length < count) reads.push({ list, count: count - list.codes.length });
+    }
+    if (reads.length === 0) break;
+    const params: unknown[] = [];
+    for (const { list, count } of reads) {
+      const after = list.codes.length > 0 ? list.codes[list.codes.length - 1].seq : list.row.claim_cursor;
+      params.push(list.row.id, Number(after), Number(list.row.visible_seq), count);
+    }
+    const codeRows: CodeRow[] = await tx.query(reads.map(() => CODE_READ_SQL).join(' UNION ALL '), params);
+    let short = false;
+    for (const { list, count } of reads) {
+      const got = codeRows.filter((row) => String(row.list_id) === list.row.id);
+      list.codes.push(...got);
+      if (got.length < count) {
+        // The counters promised more rows than are claimable: trust the rows.
+        list.available = list.codes.length;
+        short = true;
+      }
+    }
+    if (!short) break;
+    plans = allocate(claims, campaignId, campaign, memberIds, lists, byPosition, windows);
+  }
+
+  // Build the answers and the rows to write.
+  const outcomes: ClaimOutcome[] = [];
+  const inserts: unknown[][] = [];
+  const newAssignments: NewAssignment[] = [];
+  const reuses: Array<{ assignmentId: string; campaignId: string; userId: string; at: Date }> = [];
+  const taken = new Map<ListState, number>();
+  plans.forEach((plan, index) => {
+    const claim = claims[index];
+    if (plan.kind === 'error') {
+      outcomes.push({ error: plan.error });
+    } else if (plan.kind === 'new') {
+      const list = plan.list;
+      const code = list.row.kind === CouponListKind.UNIQUE ? list.codes[plan.slot] : null;
+      const assignment: CouponAssignment = {
+        id: uuidv7(),
+        code: code ? code.code : list.row.fixed_code!,
+        listId: list.row.id,
+        campaignId,
+        codeSeq: code ? String(code.seq) : null,
+        userId: claim.userId,
+        externalId: claim.externalId,
+        assignedAt: now,
+        expiresAt: list.row.expires_at,
+        reused: false,
+      };
+      taken.set(list, Math.max(taken.get(list) ?? 0, plan.slot + 1));
+      inserts.push([assignment.id, list.row.id, campaignId, assignment.codeSeq, assignment.code, claim.userId, claim.externalId, now]);
+      newAssignments.push({
+        id: assignment.id,
+        listId: assignment.listId,
+        campaignId,
+        userId: assignment.userId,
+        externalId: assignment.externalId,
+        code: assignment.code,
+        assignedAt: now,
+        expiresAt: assignment.expiresAt,
+      });
+      outcomes.push({ assignment });
+    } else {
+      const original =
+        plan.kind === 'reuse-stored' ? storedAssignment(plan.window, campaignId) : (outcomes[plan.of] as { assignment: CouponAssignment }).assignment;
+      outcomes.push({ assignment: { ...original, reused: true } });
+      reuses.push({ assignmentId: original.id, campaignId, userId: claim.userId, at: now });
+    }
+  });
+
+  // Every write of the batch in one round trip.
+  const writes: Statement[] = [];
+  if (inserts.length > 0) {
+    writes.push(['INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES ?', [inserts]]);
+    const windowEndsAt = new Date(now.getTime() + windowSeconds * 1000);
+    // One window per user: the batch's last new assignment of a user is its window.
+    const windowsByUser = new Map<string, string>();
+    for (const assignment of newAssignments) windowsByUser.set(assignment.userId, assignment.id);
+    writes.push([
+      `INSERT INTO claim_windows (campaign_id, user_id, assignment_id, window_ends_at) VALUES ?
+         ON DUPLICATE KEY UPDATE assignment_id = VALUES(assignment_id), window_ends_at = VALUES(window_ends_at)`,
+      [[...windowsByUser].map(([userId, assignmentId]) => [campaignId, userId, assignmentId, windowEndsAt])],
+    ]);
+  }
+  if (reuses.length > 0) {
+    writes.push(['INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', [reuses.map((reuse) => [reuse.assignmentId, now])]]);
+  }
+  const exhaustedLists: string[] = [];
+  for (const [list, count] of taken) {
+    const row = list.row;
+    const cursor = row.kind === CouponListKind.UNIQUE ? list.codes[count - 1].seq : row.claim_cursor;
+    writes.push(['UPDATE coupon_lists SET claim_cursor = ?, assigned_codes = assigned_codes + ? WHERE id = ?', [Number(cursor), count, row.id]]);
+    row.assigned_codes += count;
+    row.claim_cursor = String(cursor);
+    list.available -= count;
+    if (list.available <= 0) exhaustedLists.push(row.id);
+    tx.publish(
+      new CouponListStockChanged({
+        id: row.id,
+        name: row.name,
+        totalCodes: row.total_codes,
+        assignedCodes: row.assigned_codes,
+        availableCodes: Math.max(0, row.total_codes - row.assigned_codes),
+        warningLimit: row.warning_limit,
+        expiresAt: row.expires_at,
+        status: couponListStatus({ expiresAt: row.expires_at, totalCodes: row.total_codes, assignedCodes: row.assigned_codes }, now),
+      }),
+    );
+  }
+  // A campaign finishes the moment none of its lists can hand out a code.
+  if (active && !byPosition.some((list) => canServe(list))) {
+    const reason = byPosition.length > 0 && byPosition.every((list) => list.expired) ? FinishReason.LIST_EXPIRED : FinishReason.LIST_EXHAUSTED;
+    writes.push([
+      `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'ACTIVE'`,
+      [reason, now, now, campaignId],
+    ]);
+    tx.publish(new CampaignStatusChanged(campaignId, CampaignStatus.FINISHED, reason));
+  }
+  if (writes.length > 0) await statements(tx, writes);
+  if (exhaustedLists.length > 0) await finishOtherCampaigns(tx, campaignId, exhaustedLists);
+
+  if (newAssignments.length > 0) tx.publish(new CouponsAssigned(newAssignments));
+  if (reuses.length > 0) tx.publish(new CouponAssignmentsReused(reuses));
+  return outcomes;
+}
+
+type Statement = [sql: string, params: unknown[]];
+
+/**
+ * Runs several statements in one round trip (the claim pool allows multiple statements); the
+ * server runs them in order and stops at the first error. Returns each statement's result.
+ */
+async function statements<T extends unknown[]>(tx: Tx, list: Statement[]): Promise<T> {
+  const results = await tx.query(list.map(([sql]) => sql).join(';\n'), list.flatMap(([, params]) => params));
+  return (list.length === 1 ? [results] : results) as T;
+}
+
+function canServe(list: ListState): boolean {
+  return !list.expired && list.available > 0;
+}
+
+function storedAssignment(window: WindowRow, campaignId: string): CouponAssignment {
+  return {
+    id: window.id,
+    code: window.code,
+    listId: window.list_id,
+    campaignId,
+    codeSeq: null,
+    userId: window.user_id,
+    externalId: window.external_id,
+    assignedAt: window.assigned_at,
+    expiresAt: window.expires_at,
+    reused: true,
+  };
+}
+
+/**
+ * Decides each claim in arrival order. Precedence: bad input, then the window rule (a user
+ * inside the window always gets the earlier assignment back, even from a finished campaign),
+ * then CAMPAIGN_FINISHED, then the list's state (EXPIRED wins over EXHAUSTED).
+ */
+function allocate(
+  claims: ValidClaim[],
+  campaignId: string,
+  campaign: CampaignRow,
+  memberIds: Set<string>,
+  lists: Map<string, ListState>,
+  byPosition: ListState[],
+  windows: Map<string, WindowRow>,
+): Plan[] {
+  const used = new Map<ListState, number>();
+  const remaining = (list: ListState) => list.available - (used.get(list) ?? 0);
+  const firstNewOfUser = new Map<string, number>();
+  return claims.map((claim, index): Plan => {
+    if (claim.listId !== null && !memberIds.has(claim.listId)) {
+      return { kind: 'error', error: new BadUserInputError('input.listId', `list ${claim.listId} is not one of campaign ${campaignId}'s lists`) };
+    }
+    const window = windows.get(claim.userId);
+    if (window) return { kind: 'reuse-stored', window };
+    const earlier = firstNewOfUser.get(claim.userId);
+    if (earlier !== undefined) return { kind: 'reuse-batch', of: earlier };
+    if (campaign.status !== CampaignStatus.ACTIVE) {
+      return { kind: 'error', error: new CampaignFinishedError(campaignId, campaign.finish_reason) };
+    }
+    let list: ListState | undefined;
+    if (claim.listId !== null) {
+      list = lists.get(claim.listId)!;
+      if (list.expired) return { kind: 'error', error: new ListExpiredError(list.row.id, list.row.name) };
+      if (remaining(list) <= 0) return { kind: 'error', error: new ListExhaustedError(list.row.id, list.row.name) };
+    } else {
+      list = byPosition.find((candidate) => !candidate.expired && remaining(candidate) > 0);
+      if (!list) {
+        const allExpired = byPosition.every((candidate) => candidate.expired);
+        const first = byPosition.find((candidate) => candidate.expired === allExpired) ?? byPosition[0];
+        return {
+          kind: 'error',
+          error: allExpired ? new ListExpiredError(first.row.id, first.row.name) : new ListExhaustedError(first.row.id, first.row.name),
+        };
+      }
+    }
+    const slot = used.get(list) ?? 0;
+    used.set(list, slot + 1);
+    firstNewOfUser.set(claim.userId, index);
+    return { kind: 'new', list, slot };
+  });
+}
+
+/**
+ * Other ACTIVE campaigns drawing from lists this batch exhausted, none of whose lists can serve
+ * any more, finish too. Their rows are locked with SKIP LOCKED: a campaign whose row another
+ * transaction holds is being claimed from (that batch sees the exhausted list after this commit
+ * and finishes it itself) or finished by hand; waiting for it could deadlock. Whether a locked
+ * campaign can still serve is read afterwards without locks, never inside the SKIP LOCKED
+ * statement, where a list row held by someone else would be skipped and look unable to serve.
+ */
+async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[]): Promise<void> {
+  const locked: Array<{ id: string }> = await tx.query(
+    `SELECT c.id FROM campaigns c
+      WHERE c.status = 'ACTIVE' AND c.id <> ?
+        AND c.id IN (SELECT cl.campaign_id FROM campaign_lists cl WHERE cl.list_id IN (?))
+      ORDER BY c.id
+      FOR UPDATE SKIP LOCKED`,
+    [campaignId, listIds],
+  );
+  if (locked.length === 0) return;
+  const finished: Array<{ id: string }> = await tx.query(
+    `SELECT c.id FROM campaigns c
+      WHERE c.id IN (?)
+        AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
+                         WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})`,
+    [locked.map((row) => row.id)],
+  );
+  if (finished.length === 0) return;
+  const ids = finished.map((row) => String(row.id));
+  await tx.query(
+    `UPDATE campaigns SET status = 'FINISHED', finish_reason = 'LIST_EXHAUSTED', finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
+      WHERE id IN (?) AND status = 'ACTIVE'`,
+    [ids],
+  );
+  for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, FinishReason.LIST_EXHAUSTED));
+}

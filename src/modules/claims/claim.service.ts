@@ -1,0 +1,232 @@
+import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import type { AppContext } from '../../app-context.js';
+import { BadUserInputError, DomainError, RateLimitedError } from '../../common/errors.js';
+import { isRowId } from '../../common/ids.js';
+import type { Caller } from '../auth/caller.js';
+import { ClaimDatabase } from './claim-database.js';
+import { runClaimBatch, type ClaimOutcome, type ValidClaim } from './claim-batch.js';
+import type { CouponAssignment } from './coupon-assignment.entity.js';
+
+/** One claim, from the API or from another module (e.g. bulk distribution). */
+export interface ClaimRequest {
+  campaignId: string;
+  userId: string;
+  externalId?: string | null;
+  /** One of the campaign's lists; absent: the campaign's first list (by position) that can still hand out a code. */
+  listId?: string | null;
+}
+
+/** User and external ids are stored as VARCHAR(191) (the longest that a utf8mb4 index key allows). */
+export const MAX_USER_ID_LENGTH = 191;
+
+/** Claims of one campaign taken together into one transaction at most. */
+export const MAX_CLAIM_BATCH = 256;
+
+/**
+ * Batches of one campaign running at once in this process: one holds the campaign row lock,
+ * the next waits for it inside the database, ready to go.
+ */
+export const BATCHES_IN_FLIGHT = 2;
+
+interface CampaignQueue {
+  pending: PendingClaim[];
+  inFlight: number;
+  scheduled: boolean;
+  /** Size of the latest batch started. */
+  lastSize: number;
+}
+
+interface PendingClaim {
+  claim: ValidClaim;
+  started: number;
+  resolve(assignment: CouponAssignment): void;
+  reject(error: unknown): void;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function checkId(field: string, value: unknown, required: boolean): string | null {
+  if (value === null || value === undefined) {
+    if (required) throw new BadUserInputError(field, 'is required');
+    return null;
+  }
+  if (typeof value !== 'string' || value.trim() === '') throw new BadUserInputError(field, 'must not be empty');
+  // value.length counts UTF-16 units: only a long string needs its characters counted.
+  if (value.length > MAX_USER_ID_LENGTH && [...value].length > MAX_USER_ID_LENGTH) {
+    throw new BadUserInputError(field, `must be at most ${MAX_USER_ID_LENGTH} characters`);
+  }
+  if (LONE_SURROGATE.test(value)) throw new BadUserInputError(field, 'is not valid Unicode text');
+  return value;
+}
+
+function checkRowId(field: string, value: unknown, required: boolean): string | null {
+  if (value === null || value === undefined) {
+    if (required) throw new BadUserInputError(field, 'is required');
+    return null;
+  }
+  if (typeof value !== 'string' || !isRowId(value)) throw new BadUserInputError(field, `expected an id like "42", got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/**
+ * The claim engine. Claims of one campaign queue up and go into transactions together (at most
+ * MAX_CLAIM_BATCH each): one transaction serves many claims, while each claim still gets its
+ * own answer. Up to BATCHES_IN_FLIGHT batches of a campaign run at once: the next one waits in
+ * the database for the campaign row lock and proceeds the moment the previous one commits, so
+ * neither the database nor this process sits idle waiting for the other. See claim-batch.ts for
+ * why a batch is correct, and docs/claims.md.
+ */
+export class ClaimService {
+  private readonly campaigns = new Map<string, CampaignQueue>();
+  private readonly running = new Set<Promise<void>>();
+  private rateLimiter: RateLimiterRedis | null = null;
+  private readonly assignedCounter;
+  private readonly reusedCounter;
+
+  constructor(private readonly app: AppContext) {
+    this.assignedCounter = app.metrics.claims.labels('assigned');
+    this.reusedCounter = app.metrics.claims.labels('reused');
+  }
+
+  /** claimCoupon: the caller's rate limit, then the claim. */
+  async claimAs(caller: Caller, request: ClaimRequest): Promise<CouponAssignment> {
+    if (this.app.config.CLAIM_RATE_LIMIT > 0) await this.consumeRateLimit(caller.keyId);
+    return this.claim(request);
+  }
+
+  /**
+   * Hands out a code (or, inside the claim window, the user's earlier assignment with
+   * `reused: true`). Refusals are DomainErrors: BAD_USER_INPUT, NOT_FOUND, CAMPAIGN_FINISHED,
+   * LIST_EXHAUSTED, LIST_EXPIRED.
+   */
+  claim(request: ClaimRequest): Promise<CouponAssignment> {
+    const started = performance.now();
+    let claim: ValidClaim;
+    try {
+      claim = {
+        campaignId: checkRowId('input.campaignId', request.campaignId, true)!,
+        userId: checkId('input.userId', request.userId, true)!,
+        externalId: checkId('input.externalId', request.externalId, false),
+        listId: checkRowId('input.listId', request.listId, false),
+      };
+    } catch (error) {
+      this.app.metrics.claims.inc({ result: (error as DomainError).code });
+      return Promise.reject(error);
+    }
+    return new Promise<CouponAssignment>((resolve, reject) => {
+      let queue = this.campaigns.get(claim.campaignId);
+      if (!queue) {
+        queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
+        this.campaigns.set(claim.campaignId, queue);
+      }
+      queue.pending.push({ claim, started, resolve, reject });
+      this.schedule(claim.campaignId, queue);
+    });
+  }
+
+  /** Resolves once every claim received so far has been answered (used at shutdown). */
+  async drained(): Promise<void> {
+    while (this.running.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
+      await Promise.allSettled([...this.running]);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /**
+   * Starts a batch after the current turn of the event loop (claims that arrive in the same turn
+   * join it; no timer, so an idle engine answers at once), if a slot is free.
+   */
+  private schedule(campaignId: string, queue: CampaignQueue): void {
+    if (queue.scheduled || !this.mayStart(queue)) return;
+    queue.scheduled = true;
+    setImmediate(() => {
+      queue.scheduled = false;
+      if (!this.mayStart(queue)) return;
+      const batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
+      queue.lastSize = batch.length;
+      queue.inFlight++;
+      const run = this.runBatch(campaignId, batch)
+        .catch((error: unknown) => {
+          this.app.logger.error({ err: error, campaignId }, 'claim batch failed');
+          for (const pending of batch) pending.reject(error);
+        })
+        .finally(() => {
+          queue.inFlight--;
+          this.running.delete(run);
+          if (queue.pending.length > 0) this.schedule(campaignId, queue);
+          else if (queue.inFlight === 0 && !queue.scheduled) this.campaigns.delete(campaignId);
+        });
+      this.running.add(run);
+      this.schedule(campaignId, queue);
+    });
+  }
+
+  /**
+   * A first batch starts whenever claims wait. Another one joins a running batch only once as
+   * many claims wait as that batch holds: smaller batches would cost more per claim than the
+   * wait they save.
+   */
+  private mayStart(queue: CampaignQueue): boolean {
+    if (queue.pending.length === 0 || queue.inFlight >= BATCHES_IN_FLIGHT) return false;
+    return queue.inFlight === 0 || queue.pending.length >= queue.lastSize;
+  }
+
+  /**
+   * One transaction for the batch. If it fails for an unexpected reason (after the transaction
+   * helper's own deadlock retries), the batch is split in halves and retried, so that one claim
+   * that cannot be written does not take the others down with it.
+   */
+  private async runBatch(campaignId: string, batch: PendingClaim[]): Promise<void> {
+    let outcomes: ClaimOutcome[];
+    try {
+      outcomes = await this.app
+        .get(ClaimDatabase)
+        .transaction((tx) => runClaimBatch(tx, campaignId, batch.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS));
+    } catch (error) {
+      if (batch.length > 1) {
+        const half = Math.ceil(batch.length / 2);
+        await this.runBatch(campaignId, batch.slice(0, half));
+        await this.runBatch(campaignId, batch.slice(half));
+        return;
+      }
+      this.app.logger.error({ err: error, campaignId }, 'claim failed');
+      this.settle(batch[0], { error: error as DomainError }, true);
+      return;
+    }
+    this.app.metrics.claimBatchSize.observe(batch.length);
+    batch.forEach((pending, index) => this.settle(pending, outcomes[index], false));
+  }
+
+  private settle(pending: PendingClaim, outcome: ClaimOutcome, unexpected: boolean): void {
+    this.app.metrics.claimDuration.observe((performance.now() - pending.started) / 1000);
+    if ('assignment' in outcome) {
+      (outcome.assignment.reused ? this.reusedCounter : this.assignedCounter).inc();
+      pending.resolve(outcome.assignment);
+    } else {
+      this.app.metrics.claims.inc({ result: unexpected ? 'error' : outcome.error.code });
+      pending.reject(outcome.error);
+    }
+  }
+
+  private async consumeRateLimit(keyId: string): Promise<void> {
+    const limit = this.app.config.CLAIM_RATE_LIMIT;
+    this.rateLimiter ??= new RateLimiterRedis({
+      storeClient: this.app.redis,
+      keyPrefix: `${this.app.config.QUEUE_PREFIX}:claim-rate`,
+      points: limit,
+      duration: 1,
+      // Once a key is over its limit, refuse it in memory until its second ends (spares Redis).
+      inMemoryBlockOnConsumed: limit + 1,
+    });
+    try {
+      await this.rateLimiter.consume(keyId);
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        this.app.metrics.claims.inc({ result: 'RATE_LIMITED' });
+        throw new RateLimitedError(rejection.msBeforeNext);
+      }
+      // Redis unreachable: claims go on unlimited rather than all failing.
+      this.app.logger.warn({ err: rejection }, 'claim rate limit not checked: Redis did not answer');
+    }
+  }
+}

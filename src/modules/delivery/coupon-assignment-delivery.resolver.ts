@@ -1,0 +1,22 @@
+import { Authorized, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { Allow } from '../auth/api-key-role.js';
+import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
+import { Delivery } from './delivery.entity.js';
+import { DeliveryService } from './delivery.service.js';
+import { BatchLoader, requestLoader } from './request-loader.js';
+
+@Resolver(() => CouponAssignment)
+export class CouponAssignmentDeliveryResolver {
+  @Authorized(...Allow.READ_ALL)
+  @FieldResolver(() => [Delivery], { description: 'The SMS and push sends of this assignment (none when its list sends nothing).' })
+  deliveries(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<Delivery[]> {
+    const { app } = context;
+    // One query for every assignment of the response (e.g. all of userCoupons).
+    return requestLoader(
+      context,
+      'assignment-deliveries',
+      () => new BatchLoader<string, Delivery[]>((ids) => app.get(DeliveryService).deliveriesFor(ids), () => []),
+    ).load(assignment.id);
+  }
+}

@@ -1,0 +1,25 @@
+import { Authorized, Ctx, FieldResolver, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { Allow } from '../auth/api-key-role.js';
+import { CouponList } from '../lists/coupon-list.entity.js';
+import { DeliverySettings } from './list-delivery-settings.entity.js';
+import { ListDeliveryService } from './list-delivery.service.js';
+import { BatchLoader, requestLoader } from './request-loader.js';
+
+@Resolver(() => CouponList)
+export class CouponListDeliveryResolver {
+  @Authorized(...Allow.READ_ALL)
+  @FieldResolver(() => DeliverySettings, { description: 'Which channels send new assignments from this list, and with which message.' })
+  delivery(@Root() list: CouponList, @Ctx() context: GraphQLContext): Promise<DeliverySettings> {
+    const { app } = context;
+    return requestLoader(
+      context,
+      'list-delivery',
+      () =>
+        new BatchLoader<string, DeliverySettings>(
+          (listIds) => app.get(ListDeliveryService).settingsFor(listIds),
+          () => Object.assign(new DeliverySettings(), { smsEnabled: false, pushEnabled: false, smsMessage: null, pushMessage: null }),
+        ),
+    ).load(String(list.id));
+  }
+}

@@ -1,0 +1,40 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { Allow } from '../auth/api-key-role.js';
+import { CouponUsageExport } from './coupon-usage-export.entity.js';
+import { CouponUsageExportService } from './coupon-usage-export.service.js';
+
+@Resolver(() => CouponUsageExport)
+export class CouponUsageExportResolver {
+  @Authorized(...Allow.READ_ALL)
+  @Mutation(() => CouponUsageExport, {
+    description:
+      'Starts a CSV export of the list\'s assignments (external_id,user_id,coupon_code,assigned_at), oldest first. ' +
+      'Poll couponUsageExport until COMPLETED, then fetch downloadUrl.',
+  })
+  exportCouponUsage(
+    @Arg('listId', () => ID) listId: string,
+    @Arg('from', () => Date, { nullable: true, description: 'Only assignments made at or after this moment.' }) from: Date | null,
+    @Arg('to', () => Date, { nullable: true, description: 'Only assignments made before this moment.' }) to: Date | null,
+    @Arg('campaignId', () => ID, { nullable: true, description: 'Only assignments made through this campaign.' }) campaignId: string | null,
+    @Ctx() { app, caller }: GraphQLContext,
+  ): Promise<CouponUsageExport> {
+    return app.get(CouponUsageExportService).request({ listId, from, to, campaignId }, caller);
+  }
+
+  @Authorized(...Allow.READ_ALL)
+  @Query(() => CouponUsageExport, { nullable: true })
+  couponUsageExport(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<CouponUsageExport | null> {
+    return app.get(CouponUsageExportService).findById(id);
+  }
+
+  @FieldResolver(() => String, {
+    nullable: true,
+    description:
+      'Set when COMPLETED and until fileExpiresAt: an absolute link, signed and valid for EXPORT_LINK_TTL_SECONDS, that ' +
+      'downloads the CSV without a key. With "Authorization: Bearer <key>" (ADMIN or VIEWER) the same path works without the signature.',
+  })
+  downloadUrl(@Root() row: CouponUsageExport, @Ctx() { app }: GraphQLContext): Promise<string | null> {
+    return app.get(CouponUsageExportService).downloadUrl(row);
+  }
+}

@@ -1,0 +1,33 @@
+import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { Allow } from '../auth/api-key-role.js';
+import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
+import { CouponAssignmentEvent } from './coupon-assignment-event.js';
+import { historyLoader } from './history-loader.js';
+import { CouponHistoryService } from './coupon-history.service.js';
+
+@Resolver(() => CouponAssignment)
+export class CouponHistoryResolver {
+  @Authorized(...Allow.READ_ALL)
+  @Query(() => [CouponAssignment], {
+    description:
+      'A user\'s coupons, newest first, over all campaigns and lists. Pages of `first` (at most 500); for the next page pass ' +
+      'the id of the last assignment received as `after`. Each is the original assignment (reused: false); the times the ' +
+      'claim window handed it back are in its history.',
+  })
+  userCoupons(
+    @Arg('userId') userId: string,
+    @Arg('first', () => Int, { nullable: true, defaultValue: 100, description: 'Page size, 1 to 500.' }) first: number | null,
+    @Arg('after', () => String, { nullable: true, description: 'The id of the last assignment of the previous page.' }) after: string | null,
+    @Ctx() { app }: GraphQLContext,
+  ): Promise<CouponAssignment[]> {
+    return app.get(CouponHistoryService).userCoupons(userId, first ?? 100, after);
+  }
+
+  @FieldResolver(() => [CouponAssignmentEvent], {
+    description: 'Oldest first: ASSIGNED, each REUSED, each DELIVERY attempt, and EXPIRES at the list\'s expiry.',
+  })
+  history(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<CouponAssignmentEvent[]> {
+    return historyLoader(context).load(assignment);
+  }
+}

@@ -1,0 +1,151 @@
+import type { AppContext } from '../../app-context.js';
+import { BadUserInputError } from '../../common/errors.js';
+import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
+import { CouponAssignmentEvent, CouponAssignmentEventKind } from './coupon-assignment-event.js';
+
+const MAX_PAGE_SIZE = 500;
+/** Ids per lookup of reuses and delivery attempts. */
+const LOOKUP_CHUNK = 1000;
+const ER_NO_SUCH_TABLE = 1146;
+const KIND_ORDER: Record<CouponAssignmentEventKind, number> = { ASSIGNED: 0, REUSED: 1, DELIVERY: 2, EXPIRES: 3 };
+
+/** What an assignment's history is built from. */
+export type AssignmentKey = Pick<CouponAssignment, 'id' | 'assignedAt' | 'expiresAt'>;
+
+interface AssignmentRow {
+  id: string;
+  code: string;
+  list_id: string;
+  campaign_id: string;
+  code_seq: string | null;
+  user_id: string;
+  external_id: string | null;
+  assigned_at: Date;
+  expires_at: Date | null;
+}
+
+function event(kind: CouponAssignmentEventKind, at: Date, delivery?: Partial<CouponAssignmentEvent>): CouponAssignmentEvent {
+  return Object.assign(new CouponAssignmentEvent(), { kind, at, channel: null, attempt: null, outcome: null, httpStatus: null, error: null, ...delivery });
+}
+
+/**
+ * A user's coupons and each assignment's history, for support ("which code did this user get,
+ * and when did it reach them?"). Reads only: the rows are written by claims and delivery.
+ */
+export class CouponHistoryService {
+  constructor(private readonly app: AppContext) {}
+
+  /**
+   * Newest first over all campaigns and lists, `first` at a time; `after` is the id of the last
+   * assignment of the previous page. Keyset pagination on KEY (user_id, assigned_at) (whose
+   * entries end with the primary key id): each page is one short index range, however many
+   * assignments exist. STRAIGHT_JOIN keeps the assignments as the driving table, so that the
+   * index order is the result order whatever the optimizer thinks of the lists.
+   */
+  async userCoupons(userId: string, first: number, after: string | null): Promise<CouponAssignment[]> {
+    if (userId.trim() === '') throw new BadUserInputError('userId', 'must not be empty');
+    if ([...userId].length > 191) throw new BadUserInputError('userId', 'must be at most 191 characters');
+    if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE_SIZE}`);
+
+    const values: unknown[] = [userId];
+    let keyset = '';
+    if (after != null) {
+      const [cursor] = await this.app.dataSource.query(
+        'SELECT id, assigned_at FROM coupon_assignments WHERE id = ? AND user_id = ?',
+        [after, userId],
+      );
+      if (!cursor) throw new BadUserInputError('after', 'must be the id of one of this user\'s assignments (the last one of the previous page)');
+      keyset = 'AND (a.assigned_at < ? OR (a.assigned_at = ? AND a.id < ?))';
+      values.push(cursor.assigned_at, cursor.assigned_at, cursor.id);
+    }
+    values.push(first);
+    const rows: AssignmentRow[] = await this.app.dataSource.query(
+      `SELECT a.id, a.code, a.list_id, a.campaign_id, a.code_seq, a.user_id, a.external_id, a.assigned_at, l.expires_at
+       FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
+       STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
+       WHERE a.user_id = ? ${keyset}
+       ORDER BY a.assigned_at DESC, a.id DESC
+       LIMIT ?`,
+      values,
+    );
+    return rows.map((row) =>
+      Object.assign(new CouponAssignment(), {
+        id: row.id,
+        code: row.code,
+        listId: row.list_id,
+        campaignId: row.campaign_id,
+        codeSeq: row.code_seq,
+        userId: row.user_id,
+        externalId: row.external_id,
+        assignedAt: row.assigned_at,
+        expiresAt: row.expires_at,
+        // What was handed out originally; the times it was handed back are in its history.
+        reused: false,
+      }),
+    );
+  }
+
+  /**
+   * The histories of many assignments, in their order: one query for reuses and one for delivery
+   * attempts whatever their number. Entries are oldest first; EXPIRES (the list's expiry) is
+   * placed at its time, so it comes last while it lies in the future.
+   */
+  async histories(assignments: AssignmentKey[]): Promise<CouponAssignmentEvent[][]> {
+    const ids = [...new Set(assignments.map((assignment) => assignment.id))];
+    const byId = new Map<string, CouponAssignmentEvent[]>(ids.map((id) => [id, []]));
+    // The two lookups go out together (two pool connections): one round trip of latency, not two.
+    const [reuses, attempts] = await Promise.all([
+      this.rowsByAssignment<{ assignment_id: string; reused_at: Date }>(
+        ids,
+        'SELECT assignment_id, reused_at FROM assignment_reuses WHERE assignment_id IN (?) ORDER BY reused_at, id',
+      ),
+      this.rowsByAssignment<{
+        assignment_id: string;
+        channel: string;
+        attempt: number;
+        outcome: string;
+        http_status: number | null;
+        error: string | null;
+        at: Date;
+      }>(
+        ids,
+        'SELECT assignment_id, channel, attempt, outcome, http_status, error, at FROM delivery_attempts WHERE assignment_id IN (?) ORDER BY at, id',
+      ),
+    ]);
+    for (const row of reuses) byId.get(row.assignment_id)?.push(event(CouponAssignmentEventKind.REUSED, row.reused_at));
+    for (const row of attempts) {
+      byId.get(row.assignment_id)?.push(
+        event(CouponAssignmentEventKind.DELIVERY, row.at, {
+          channel: row.channel,
+          attempt: row.attempt === null ? null : Number(row.attempt),
+          outcome: row.outcome,
+          httpStatus: row.http_status === null ? null : Number(row.http_status),
+          error: row.error,
+        }),
+      );
+    }
+    return assignments.map((assignment) => {
+      const entries = [event(CouponAssignmentEventKind.ASSIGNED, assignment.assignedAt), ...byId.get(assignment.id)!];
+      if (assignment.expiresAt) entries.push(event(CouponAssignmentEventKind.EXPIRES, assignment.expiresAt));
+      // Stable sort: entries of one kind keep the order the queries gave them.
+      return entries.sort((a, b) => a.at.getTime() - b.at.getTime() || KIND_ORDER[a.kind] - KIND_ORDER[b.kind]);
+    });
+  }
+
+  /**
+   * Rows of a table written by another module (claims: assignment_reuses, delivery:
+   * delivery_attempts). A deployment without that module has no table, hence no entries.
+   */
+  private async rowsByAssignment<T>(ids: string[], sql: string): Promise<T[]> {
+    const rows: T[] = [];
+    for (let start = 0; start < ids.length; start += LOOKUP_CHUNK) {
+      try {
+        rows.push(...(await this.app.dataSource.query(sql, [ids.slice(start, start + LOOKUP_CHUNK)])));
+      } catch (error) {
+        if ((error as { errno?: number }).errno === ER_NO_SUCH_TABLE || (error as { driverError?: { errno?: number } }).driverError?.errno === ER_NO_SUCH_TABLE) return [];
+        throw error;
+      }
+    }
+    return rows;
+  }
+}

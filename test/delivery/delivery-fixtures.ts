@@ -1,0 +1,80 @@
+import type { AppContext } from '../../src/app-context';
+import type { TestApp } from '../helpers/test-app';
+
+export const DELIVERY_FIELDS = 'channel status sentAt error attempts';
+
+export async function gqlData<T = any>(t: TestApp, query: string, variables: Record<string, unknown> = {}, key?: string | null): Promise<T> {
+  const response = await t.gql(query, variables, key);
+  if (!response.data || response.errors) throw new Error(JSON.stringify(response.errors));
+  return response.data as T;
+}
+
+export async function createMessage(t: TestApp, channel: 'SMS' | 'PUSH', body: string, active = true): Promise<string> {
+  const data = await gqlData(t, `mutation($input: CreateTransactionalMessageInput!) { createTransactionalMessage(input: $input) { id } }`, {
+    input: { channel, name: `${channel} message`, body, active },
+  });
+  return data.createTransactionalMessage.id;
+}
+
+export async function setDelivery(t: TestApp, listId: string, input: Record<string, unknown>) {
+  return t.gql(
+    `mutation($listId: ID!, $input: DeliverySettingsInput!) { setListDelivery(listId: $listId, input: $input) { id delivery { smsEnabled pushEnabled smsMessage { id } pushMessage { id } } } }`,
+    { listId, input },
+  );
+}
+
+export async function upsertProfile(t: TestApp, input: Record<string, unknown>) {
+  return t.gql(`mutation($input: UserProfileInput!) { upsertUserProfile(input: $input) { userId externalId phoneNumber pushToken attributes } }`, { input });
+}
+
+export async function createList(t: TestApp, input: Record<string, unknown>): Promise<string> {
+  const data = await gqlData(t, `mutation($input: CreateCouponListInput!) { createCouponList(input: $input) { id } }`, { input });
+  return data.createCouponList.id;
+}
+
+/** Makes codes live on a UNIQUE list the way an upload does (rows above visible_seq, then one short locked update). */
+export async function appendCodes(app: AppContext, listId: string, codes: string[]): Promise<void> {
+  const [{ visible_seq: visible }] = await app.dataSource.query('SELECT visible_seq FROM coupon_lists WHERE id = ?', [listId]);
+  const first = Number(visible) + 1;
+  for (let start = 0; start < codes.length; start += 5000) {
+    const rows = codes.slice(start, start + 5000).map((code, index) => [listId, first + start + index, code]);
+    await app.dataSource.query('INSERT INTO coupon_codes (list_id, seq, code) VALUES ?', [rows]);
+  }
+  await app.transaction(async (tx) => {
+    await tx.query('SELECT id FROM coupon_lists WHERE id = ? FOR UPDATE', [listId]);
+    await tx.query('UPDATE coupon_lists SET visible_seq = ?, total_codes = total_codes + ? WHERE id = ?', [first + codes.length - 1, codes.length, listId]);
+  });
+}
+
+export async function createCampaign(t: TestApp, listIds: string[], kind = 'WIDGET'): Promise<string> {
+  const data = await gqlData(t, `mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
+    input: { name: `Campaign over ${listIds.join(',')}`, kind, listIds },
+  });
+  return data.createCampaign.id;
+}
+
+export const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code listId userId assignedAt expiresAt reused } }`;
+
+export async function claim(t: TestApp, campaignId: string, userId: string): Promise<{ id: string; code: string; reused: boolean; expiresAt: string | null }> {
+  const data = await gqlData(t, CLAIM, { input: { campaignId, userId } });
+  return data.claimCoupon;
+}
+
+export async function deliveryRows(app: AppContext, assignmentId: string): Promise<Array<{ channel: string; status: string; attempts: number; error: string | null; sent_at: Date | null }>> {
+  return app.dataSource.query('SELECT channel, status, attempts, error, sent_at FROM deliveries WHERE assignment_id = ? ORDER BY channel', [assignmentId]);
+}
+
+export async function attemptRows(app: AppContext, assignmentId: string, channel: string): Promise<Array<{ attempt: number; outcome: string; http_status: number | null; error: string | null }>> {
+  return app.dataSource.query('SELECT attempt, outcome, http_status, error FROM delivery_attempts WHERE assignment_id = ? AND channel = ? ORDER BY id', [assignmentId, channel]);
+}
+
+/** Waits until every delivery of the assignment has a final status (SENT or FAILED). */
+export async function finalDeliveries(app: AppContext, assignmentId: string, expected: number, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await deliveryRows(app, assignmentId);
+    if (rows.length === expected && rows.every((row) => row.status !== 'PENDING')) return rows;
+    if (Date.now() > deadline) throw new Error(`deliveries of ${assignmentId} not final: ${JSON.stringify(rows)}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
