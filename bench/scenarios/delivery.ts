@@ -151,7 +151,9 @@ export const scenario = {
       // The widgets: another list and campaign, no delivery.
       const widgetList = await seedUniqueList(pool, 'bench widget', 1_000_000);
       const widgetCampaign = await seedCampaign(pool, 'bench widget', [widgetList]);
-      await httpLoad({ url: server.url, key: widgetKey, connections: WIDGET_CONNECTIONS, seconds: 2, body: claimBody(widgetCampaign, 'warm') });
+      // Let the database write out the seeding first, then warm up.
+      await sleep(5000);
+      await httpLoad({ url: server.url, key: widgetKey, connections: WIDGET_CONNECTIONS, seconds: 5, body: claimBody(widgetCampaign, 'warm') });
       lines.push(report('deployment', { processes: SPLIT ? 'api+worker' : 'all-in-one', worker_nice: SPLIT ? WORKER_NICE : 0, widget_connections: WIDGET_CONNECTIONS }));
       const pids: Record<string, number> = { api: server.pid, ...(worker ? { worker: worker.pid } : {}), bench: process.pid, gateway: gateway.pid, ...serverPids(server.databaseUrl, server.redisUrl) };
       const meter = new CpuMeter(pids);
@@ -218,6 +220,7 @@ export const scenario = {
       );
       lines.push(report('cpu per send (distribution alone)', perSend));
       // The rate without the distribution, measured before and after it: the mean cancels drift.
+      await sleep(3000);
       const after = await httpLoad({ url: server.url, key: widgetKey, connections: WIDGET_CONNECTIONS, seconds: WIDGET_SECONDS, body: claimBody(widgetCampaign, 'after') });
       lines.push(report('widget claims alone (after)', { per_s: Math.round(after.rate), p99_ms: after.p99, errors: after.errors }));
       const keep = during.rate / ((alone.rate + after.rate) / 2);

@@ -32,6 +32,12 @@ export function bearerToken(header: unknown): string | undefined {
   return match?.[1];
 }
 
+/** "http://host:port" of the request, when its Host header is a plain host name. */
+function requestOrigin(req: Request): string | null {
+  const host = req.get('host');
+  return host && /^[A-Za-z0-9.:\[\]-]+$/.test(host) ? `${req.protocol}://${host}` : null;
+}
+
 const unauthenticated = () =>
   new GraphQLError('A valid API key is required: send "Authorization: Bearer <key>"', {
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
@@ -61,7 +67,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       schema,
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => formatErrors(errors, 'GRAPHQL_VALIDATION_FAILED'),
-      context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null }),
+      context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null, requestOrigin: null }),
       onConnect: async (ctx) => {
         const caller = await keys.authenticate(bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization));
         if (!caller) {
@@ -114,7 +120,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
         const caller = await keys.authenticate(bearerToken(req.headers.authorization));
         // No operation, introspection included, answers without a valid key.
         if (!caller) throw unauthenticated();
-        return { app, caller };
+        return { app, caller, requestOrigin: requestOrigin(req) };
       },
     }),
   );

@@ -34,7 +34,7 @@ export class CouponUsageExportResolver {
       'Set when COMPLETED and until fileExpiresAt: an absolute link, signed and valid for EXPORT_LINK_TTL_SECONDS, that ' +
       'downloads the CSV without a key. With "Authorization: Bearer <key>" (ADMIN or VIEWER) the same path works without the signature.',
   })
-  downloadUrl(@Root() row: CouponUsageExport, @Ctx() { app }: GraphQLContext): Promise<string | null> {
-    return app.get(CouponUsageExportService).downloadUrl(row);
+  downloadUrl(@Root() row: CouponUsageExport, @Ctx() { app, requestOrigin }: GraphQLContext): Promise<string | null> {
+    return app.get(CouponUsageExportService).downloadUrl(row, requestOrigin);
   }
 }

@@ -12,7 +12,6 @@ import type { Caller } from '../auth/caller.js';
 import { CouponUsageExport, ExportStatus } from './coupon-usage-export.entity.js';
 import { DownloadLinks } from './download-links.js';
 import { LocalDirectoryExportStorage, type ExportStorage, type StoredExportFile } from './export-storage.js';
-import { currentRequestOrigin } from './request-origin.js';
 import { UsageCsvWriter } from './usage-csv.js';
 
 export const EXPORT_QUEUE = 'coupon-usage-exports';
@@ -122,10 +121,10 @@ export class CouponUsageExportService {
   }
 
   /** An absolute, signed link while the file can be downloaded; null otherwise. */
-  async downloadUrl(row: CouponUsageExport): Promise<string | null> {
+  async downloadUrl(row: CouponUsageExport, requestOrigin: string | null): Promise<string | null> {
     if (row.status !== ExportStatus.COMPLETED || !row.fileKey) return null;
     if (row.fileExpiresAt && row.fileExpiresAt.getTime() <= Date.now()) return null;
-    const base = (this.app.config.PUBLIC_URL ?? currentRequestOrigin() ?? `http://localhost:${this.app.config.PORT}`).replace(/\/+$/, '');
+    const base = (this.app.config.PUBLIC_URL ?? requestOrigin ?? `http://localhost:${this.app.config.PORT}`).replace(/\/+$/, '');
     return `${base}/exports/${row.id}/download?${await this.links.sign(row.id)}`;
   }
 

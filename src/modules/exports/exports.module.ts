@@ -3,7 +3,6 @@ import { CouponUsageExport } from './coupon-usage-export.entity.js';
 import { CouponUsageExportResolver } from './coupon-usage-export.resolver.js';
 import { CouponUsageExportService } from './coupon-usage-export.service.js';
 import { mountDownloadRoute } from './download.route.js';
-import { trackRequestOrigin } from './request-origin.js';
 
 export const exportsModule: AppModule = {
   name: 'exports',
@@ -11,7 +10,6 @@ export const exportsModule: AppModule = {
   resolvers: [CouponUsageExportResolver],
   startWorkers: (app) => app.get(CouponUsageExportService).startWorkers(),
   httpRoutes(router, app) {
-    trackRequestOrigin(router);
     mountDownloadRoute(router, app);
   },
 };
