@@ -11,7 +11,7 @@ import { LineChunker, type StagedChunk } from './line-chunker.js';
 import { enqueueImport, uploadProgressTopic } from './upload-queue.js';
 
 /** Staged chunk size: big enough for fast bulk writes, small enough to commit about twice a second. */
-const CHUNK_BYTES = 256 * 1024;
+const CHUNK_BYTES = 1024 * 1024;
 /** A line longer than this cannot be a code (64 characters plus white space); it is counted, not kept. */
 const MAX_LINE_BYTES = 64 * 1024;
 const MAX_PAGE = 500;
