@@ -75,6 +75,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       logger.debug('API server stopped');
       await queues.closeWorkers();
       logger.debug('workers stopped');
+      // After-commit work of the last requests and jobs (delivery enqueues, live updates) still needs Redis and MySQL.
+      await app.eventBus.idle();
       await app.runShutdownHooks();
       await queues.close();
       logger.debug('queues closed');

@@ -111,6 +111,20 @@ describe('sending new assignments by SMS and push', () => {
     expect((await gqlData(t, `{ userProfile(userId: "bob") { attributes } }`)).userProfile.attributes).toEqual({ couponcode: 'FOREVER', expirydate: 'no expiry' });
   });
 
+  it('does no delivery work for a list that sends nothing: no profile attributes, no deliveries', async () => {
+    const listId = await createList(t, { name: 'Silent', kind: 'FIXED', fixedCode: 'SILENT', fixedLimit: 5 });
+    const campaignId = await createCampaign(t, [listId]);
+    const silent = await claim(t, campaignId, 'erin');
+    // A later claim that does send: once its deliveries are final, the silent claim's handler has long run.
+    const { campaignId: sendingCampaign } = await deliveringCampaign('AfterSilent', 3);
+    await upsertProfile(t, { userId: 'frank', phoneNumber: '+15550001111', pushToken: 'push-frank' });
+    const sent = await claim(t, sendingCampaign, 'frank');
+    await finalDeliveries(t.app, sent.id, 2);
+    expect(await t.app.dataSource.query('SELECT * FROM deliveries WHERE assignment_id = ?', [silent.id])).toEqual([]);
+    expect((await gqlData(t, `{ userProfile(userId: "erin") { attributes } }`)).userProfile).toBeNull();
+    expect((await gqlData(t, `{ userProfile(userId: "frank") { attributes } }`)).userProfile.attributes.couponcode).toBe(sent.code);
+  });
+
   it('records a FAILED delivery with a clear reason when the user has no phone number or push token', async () => {
     const { campaignId } = await deliveringCampaign('NoPhone', 3);
     await upsertProfile(t, { userId: 'carol', pushToken: 'push-carol' });

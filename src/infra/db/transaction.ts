@@ -64,9 +64,11 @@ export async function withTransaction<T>(
       await runner.commitTransaction();
       for (const event of events) deps.eventBus.publish(event);
       for (const hook of hooks) {
-        Promise.resolve()
-          .then(hook)
-          .catch((error: unknown) => deps.logger.error({ err: error }, 'after-commit hook failed'));
+        deps.eventBus.track(
+          Promise.resolve()
+            .then(hook)
+            .catch((error: unknown) => deps.logger.error({ err: error }, 'after-commit hook failed')),
+        );
       }
       return result;
     } catch (error) {

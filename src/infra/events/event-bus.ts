@@ -15,6 +15,8 @@ type Handler<E> = (event: E) => void | Promise<void>;
  */
 export class EventBus {
   private readonly handlers = new Map<Function, Handler<DomainEvent>[]>();
+  /** Handlers still running: shutdown waits for them before it closes queues and pools. */
+  private readonly running = new Set<Promise<void>>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -31,11 +33,22 @@ export class EventBus {
   publish(event: DomainEvent): void {
     const list = this.handlers.get(event.constructor) ?? [];
     for (const handler of list) {
-      queueMicrotask(() => {
+      this.track(
         Promise.resolve()
           .then(() => handler(event))
-          .catch((error: unknown) => this.logger.error({ err: error, event: event.constructor.name }, 'event handler failed'));
-      });
+          .catch((error: unknown) => this.logger.error({ err: error, event: event.constructor.name }, 'event handler failed')),
+      );
     }
+  }
+
+  /** Counts `work` as running until it settles (after-commit hooks use this too). */
+  track(work: Promise<void>): void {
+    this.running.add(work);
+    void work.finally(() => this.running.delete(work));
+  }
+
+  /** Resolves once no handler runs any more, including those started by handlers meanwhile. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
   }
 }

@@ -7,6 +7,7 @@ import { Delivery, DeliveryStatus } from './delivery.entity.js';
 import { DistributionService } from './distribution.service.js';
 import { InteractiveLoad } from './interactive-load.js';
 import { ListDeliveryService } from './list-delivery.service.js';
+import type { ListDeliverySettings } from './list-delivery-settings.entity.js';
 import { DeliveryChannel } from './transactional-message.entity.js';
 import { UserProfileService } from './user-profile.service.js';
 
@@ -37,15 +38,22 @@ export class DeliveryService {
     if (assignments.length === 0) return;
     const distribution = this.app.get(DistributionService);
     this.app.get(InteractiveLoad).record(assignments.filter((assignment) => !distribution.isDistributing(assignment.campaignId)).length);
+    const settings = await this.app.get(ListDeliveryService).rowsFor(assignments.map((a) => String(a.listId)));
+    // Only lists with a channel on: nothing else is done after a claim from a list that sends nothing.
+    const sending = assignments.filter((a) => settings.get(String(a.listId))?.smsEnabled || settings.get(String(a.listId))?.pushEnabled);
+    if (sending.length === 0) return;
     await Promise.all([
-      this.app.get(UserProfileService).recordAssignments(assignments),
-      this.enqueueSends(assignments),
+      this.app.get(UserProfileService).recordAssignments(sending),
+      this.enqueueSends(sending, settings),
     ]);
   }
 
   /** Creates the PENDING rows and jobs for the enabled channels of each assignment's list. */
-  async enqueueSends(assignments: Array<{ id: string; listId: string }>): Promise<number> {
-    const settings = await this.app.get(ListDeliveryService).rowsFor(assignments.map((a) => String(a.listId)));
+  async enqueueSends(
+    assignments: Array<{ id: string; listId: string }>,
+    known?: Map<string, ListDeliverySettings>,
+  ): Promise<number> {
+    const settings = known ?? (await this.app.get(ListDeliveryService).rowsFor(assignments.map((a) => String(a.listId))));
     const sends: SendJobData[] = [];
     for (const assignment of assignments) {
       const list = settings.get(String(assignment.listId));
