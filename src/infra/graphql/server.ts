@@ -52,6 +52,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   const expressApp = express();
   expressApp.disable('x-powered-by');
   const httpServer = createServer(expressApp);
+  // A 1 GiB code file over a slow link takes longer than Node's default 300 s; headers stay bounded by headersTimeout.
+  httpServer.requestTimeout = 60 * 60 * 1000;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
   // Errors over the WebSocket go through the same formatter as over HTTP (contract codes, no internals).
@@ -113,7 +115,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 
   expressApp.use(
     '/graphql',
-    graphqlUploadExpress({ maxFileSize: app.config.MAX_UPLOAD_BYTES, maxFiles: 1 }),
+    // The parser refuses a file that reaches maxFileSize; the upload service enforces the exact limit itself.
+    graphqlUploadExpress({ maxFileSize: app.config.MAX_UPLOAD_BYTES + 1, maxFiles: 1 }),
     express.json({ limit: '2mb' }),
     expressMiddleware(apollo, {
       context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
