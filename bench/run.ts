@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../src/config/config.js';
-import { ensureLocalServices } from '../src/infra/local-services/local-services.js';
+import { ensureLocalServicesFor } from '../src/infra/local-services/from-environment.js';
 import { PROJECT_ROOT } from './lib/server.js';
 
 /**
@@ -15,16 +14,7 @@ interface Scenario {
 }
 
 async function main(): Promise<void> {
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
-  await ensureLocalServices({
-    databaseUrl,
-    redisUrl,
-    startDatabaseIfMissing: databaseUrl === DEFAULT_DATABASE_URL,
-    startRedisIfMissing: redisUrl === DEFAULT_REDIS_URL,
-    projectRoot: PROJECT_ROOT,
-    logger: { info: (msg) => console.log(`[services] ${msg}`), warn: (msg) => console.warn(`[services] ${msg}`) },
-  });
+  await ensureLocalServicesFor(process.env, PROJECT_ROOT);
   const wanted = process.argv.slice(2);
   const directory = join(__dirname, 'scenarios');
   const files = readdirSync(directory).filter((file) => file.endsWith('.js')).sort();

@@ -1,16 +1,8 @@
 import 'reflect-metadata';
-import { dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './infra/logging/logger.js';
-import { ensureLocalServices } from './infra/local-services/local-services.js';
+import { ensureLocalServicesFor, findProjectRoot } from './infra/local-services/from-environment.js';
 import { startApp } from './app.js';
-
-function projectRoot(): string {
-  let dir = __dirname;
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
-}
 
 /** `npm start`: validate configuration, bring up local MariaDB/Redis if needed, run the service. */
 async function main(): Promise<void> {
@@ -26,13 +18,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL, { role: config.ROLE });
 
-  await ensureLocalServices({
-    databaseUrl: config.DATABASE_URL,
-    redisUrl: config.REDIS_URL,
-    startDatabaseIfMissing: config.databaseUrlIsDefault,
-    startRedisIfMissing: config.redisUrlIsDefault,
-    projectRoot: projectRoot(),
-    logger: { info: (msg) => logger.info(msg), warn: (msg) => logger.warn(msg) },
+  await ensureLocalServicesFor(process.env, findProjectRoot(__dirname), {
+    info: (msg) => logger.info(msg),
+    warn: (msg) => logger.warn(msg),
   });
 
   const running = await startApp(config, logger);

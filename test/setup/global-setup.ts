@@ -23,18 +23,8 @@ moduleInternals._resolveFilename = function (request: string, ...rest: unknown[]
  * defaults and nothing answers, the local servers are started exactly as `npm start` does.
  */
 export default async function globalSetup(): Promise<void> {
-  const { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } = require('../../src/config/config.js') as typeof import('../../src/config/config');
-  const { ensureLocalServices } = require('../../src/infra/local-services/local-services.js') as typeof import('../../src/infra/local-services/local-services');
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
-  await ensureLocalServices({
-    databaseUrl,
-    redisUrl,
-    startDatabaseIfMissing: databaseUrl === DEFAULT_DATABASE_URL,
-    startRedisIfMissing: redisUrl === DEFAULT_REDIS_URL,
-    projectRoot: join(__dirname, '..', '..'),
-    logger: { info: (msg: string) => console.log(`[services] ${msg}`), warn: (msg: string) => console.warn(`[services] ${msg}`) },
-  });
+  const { ensureLocalServicesFor } = require('../../src/infra/local-services/from-environment.js') as typeof import('../../src/infra/local-services/from-environment');
+  const { databaseUrl, redisUrl } = await ensureLocalServicesFor(process.env, join(__dirname, '..', '..'));
   process.env.DATABASE_URL = databaseUrl;
   process.env.REDIS_URL = redisUrl;
 }

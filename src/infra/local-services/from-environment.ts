@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../config/config.js';
+import { ensureLocalServices, type LocalServicesLogger } from './local-services.js';
+
+export const consoleServicesLogger: LocalServicesLogger = {
+  info: (msg) => console.log(`[services] ${msg}`),
+  warn: (msg) => console.error(`[services] ${msg}`),
+};
+
+/** The folder with package.json above `from` (works from src/, test/, bench/ and dist/). */
+export function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`No package.json above ${from}`);
+  }
+}
+
+/** A local server may be started only where the variable is unset or left at its default. */
+const startAllowed = (value: string | undefined, defaultValue: string) => !value || value === defaultValue;
+
+/**
+ * What `npm start`, `npm test`, `npm run bench` and `npm run services:up` share: make sure MySQL
+ * and Redis answer at DATABASE_URL / REDIS_URL of `env`, starting local ones only where the
+ * variable is unset or at its default. Returns the URLs in effect.
+ */
+export async function ensureLocalServicesFor(
+  env: NodeJS.ProcessEnv,
+  projectRoot: string,
+  logger: LocalServicesLogger = consoleServicesLogger,
+): Promise<{ databaseUrl: string; redisUrl: string }> {
+  const databaseUrl = env.DATABASE_URL || DEFAULT_DATABASE_URL;
+  const redisUrl = env.REDIS_URL || DEFAULT_REDIS_URL;
+  await ensureLocalServices({
+    databaseUrl,
+    redisUrl,
+    startDatabaseIfMissing: startAllowed(env.DATABASE_URL, DEFAULT_DATABASE_URL),
+    startRedisIfMissing: startAllowed(env.REDIS_URL, DEFAULT_REDIS_URL),
+    projectRoot,
+    logger,
+  });
+  return { databaseUrl, redisUrl };
+}
