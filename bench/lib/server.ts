@@ -107,3 +107,19 @@ export function report(scenario: string, figures: Record<string, string | number
   console.log(line);
   return line;
 }
+
+/** Resolves once a `ROLE=worker` process (stdout piped) logs that its job workers started. */
+export function workerStarted(child: ChildProcess): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker did not start within 60 s')), 60_000);
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString('utf8')).slice(-4096);
+      if (seen.includes('job workers started')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
+  });
+}

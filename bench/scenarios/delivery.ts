@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import { startLatencyGateway } from '../lib/latency-gateway.js';
 import { benchPool, claimBody, httpLoad, seedCampaign, seedUniqueList, type LoadResult } from '../lib/claim-load.js';
-import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer } from '../lib/server.js';
+import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
 
 const USERS = Number(process.env.BENCH_DELIVERY_USERS ?? 100_000);
 const PER_CALL = 10_000;
@@ -41,18 +41,7 @@ async function startWorkerProcess(server: BenchServer, env: Record<string, strin
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   if (WORKER_NICE > 0) setPriority(child.pid!, WORKER_NICE);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not start within 60 s')), 60_000);
-    let seen = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes('job workers started')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
-  });
+  await workerStarted(child);
   return {
     pid: child.pid!,
     stop: () =>

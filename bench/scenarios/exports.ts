@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
-import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer } from '../lib/server.js';
+import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
 
 const SMALL_ROWS = 1_000_000;
 const LARGE_ROWS = 5_000_000;
@@ -39,18 +39,7 @@ async function startWorkerProcess(env: Record<string, string>): Promise<WorkerPr
     env: { ...process.env, NODE_ENV: 'production', ADMIN_API_KEY: BENCH_ADMIN_KEY, LOG_LEVEL: 'info', ...env, ROLE: 'worker' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not start within 60 s')), 60_000);
-    let seen = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      seen = (seen + chunk.toString('utf8')).slice(-4096);
-      if (seen.includes('job workers started')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
-  });
+  await workerStarted(child);
   child.stdout!.resume();
   const pid = child.pid!;
   return {

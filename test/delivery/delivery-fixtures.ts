@@ -32,19 +32,7 @@ export async function createList(t: TestApp, input: Record<string, unknown>): Pr
   return data.createCouponList.id;
 }
 
-/** Makes codes live on a UNIQUE list the way an upload does (rows above visible_seq, then one short locked update). */
-export async function appendCodes(app: AppContext, listId: string, codes: string[]): Promise<void> {
-  const [{ visible_seq: visible }] = await app.dataSource.query('SELECT visible_seq FROM coupon_lists WHERE id = ?', [listId]);
-  const first = Number(visible) + 1;
-  for (let start = 0; start < codes.length; start += 5000) {
-    const rows = codes.slice(start, start + 5000).map((code, index) => [listId, first + start + index, code]);
-    await app.dataSource.query('INSERT INTO coupon_codes (list_id, seq, code) VALUES ?', [rows]);
-  }
-  await app.transaction(async (tx) => {
-    await tx.query('SELECT id FROM coupon_lists WHERE id = ? FOR UPDATE', [listId]);
-    await tx.query('UPDATE coupon_lists SET visible_seq = ?, total_codes = total_codes + ? WHERE id = ?', [first + codes.length - 1, codes.length, listId]);
-  });
-}
+export { appendCodes } from '../claims/claim-fixtures';
 
 export async function createCampaign(t: TestApp, listIds: string[], kind = 'WIDGET'): Promise<string> {
   const data = await gqlData(t, `mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
