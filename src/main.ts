@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './infra/logging/logger.js';
-import { ensureLocalServicesFor, findProjectRoot } from './infra/local-services/from-environment.js';
 import { startApp } from './app.js';
 
 /** `npm start`: validate configuration, bring up local MariaDB/Redis if needed, run the service. */
@@ -18,10 +17,15 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.LOG_LEVEL, { role: config.ROLE });
 
-  await ensureLocalServicesFor(process.env, findProjectRoot(__dirname), {
-    info: (msg) => logger.info(msg),
-    warn: (msg) => logger.warn(msg),
-  });
+  // Local MariaDB/Redis are a convenience for a laptop or CI: only where a URL was left at its
+  // default, and never in production, where that code is not even loaded.
+  if (config.NODE_ENV !== 'production' && (config.databaseUrlIsDefault || config.redisUrlIsDefault)) {
+    const { ensureLocalServicesFor, findProjectRoot } = await import('./infra/local-services/from-environment.js');
+    await ensureLocalServicesFor(process.env, findProjectRoot(__dirname), {
+      info: (msg) => logger.info(msg),
+      warn: (msg) => logger.warn(msg),
+    });
+  }
 
   const running = await startApp(config, logger);
 
