@@ -3,6 +3,7 @@ import { authModule } from './auth/auth.module.js';
 import { campaignsModule } from './campaigns/campaigns.module.js';
 import { claimsModule } from './claims/claims.module.js';
 import { deliveryModule } from './delivery/delivery.module.js';
+import { distributionModule } from './distribution/distribution.module.js';
 import { exportsModule } from './exports/exports.module.js';
 import { historyModule } from './history/history.module.js';
 import { listsModule } from './lists/lists.module.js';
@@ -12,4 +13,4 @@ import { expiryModule } from './expiry/expiry.module.js';
 import { uploadsModule } from './uploads/uploads.module.js';
 
 /** Every domain module of the service. A new domain folder adds its module here. */
-export const appModules: AppModule[] = [authModule, listsModule, campaignsModule, claimsModule, exportsModule, historyModule, deliveryModule, realtimeModule, alertsModule, expiryModule, uploadsModule];
+export const appModules: AppModule[] = [authModule, listsModule, campaignsModule, claimsModule, exportsModule, historyModule, deliveryModule, distributionModule, realtimeModule, alertsModule, expiryModule, uploadsModule];

@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from 'uuid';
 import { CouponsAssigned } from '../../src/modules/claims/claim.events';
-import { SEND_QUEUE, sendJobId, sendJobOptions } from '../../src/modules/delivery/delivery-jobs';
-import { DeliveryService } from '../../src/modules/delivery/delivery.service';
+import { SEND_QUEUE, sendJob, sendJobId } from '../../src/modules/delivery/delivery.jobs';
+import { DeliveryServices } from '../../src/modules/delivery/delivery-services';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import {
   appendCodes,
@@ -260,10 +260,11 @@ describe('sending new assignments by SMS and push', () => {
     await finalDeliveries(t.app, assignment.id, 1);
     expect(gateway.requests).toHaveLength(1);
 
-    const delivery = t.app.get(DeliveryService);
+    const delivery = t.app.get(DeliveryServices).deliveries;
     await delivery.enqueueSends([{ id: assignment.id, listId: (await deliveryListOf(assignment.id)) }]);
     const queue = t.app.queues.queue(SEND_QUEUE);
-    await queue.add('send', { assignmentId: assignment.id, channel: 'SMS' }, sendJobOptions(assignment.id, 'SMS' as never));
+    const repeated = sendJob({ assignmentId: assignment.id, channel: 'SMS' as never });
+    await queue.add(repeated.name, repeated.data, repeated.opts);
     await eventually(async () => (await queue.getJob(sendJobId(assignment.id, 'SMS' as never))) === undefined, 5000, 'the repeated job to finish');
     await sleep(100);
     expect(gateway.requests).toHaveLength(1);
@@ -305,14 +306,14 @@ describe('sending new assignments by SMS and push', () => {
     const before = await insertAssignment(listId, campaignId, 'ken', 'RECOVER', 2 * 3600);
     const lost = await insertAssignment(listId, campaignId, 'leo', 'RECOVER', 45);
     const tooRecent = await insertAssignment(listId, campaignId, 'mia', 'RECOVER', 1);
-    const result = await t.app.get(DeliveryService).sweep();
+    const result = await t.app.get(DeliveryServices).deliveries.sweep();
     expect(result.enqueued).toBe(1);
     expect((await finalDeliveries(t.app, lost, 1))[0].status).toBe('SENT');
     expect(gateway.forKey(`${lost}:SMS`)).toHaveLength(1);
     expect(await deliveryRows(t.app, before)).toEqual([]);
     expect(await deliveryRows(t.app, tooRecent)).toEqual([]);
     // Nothing left to recover: a second sweep enqueues nothing.
-    expect((await t.app.get(DeliveryService).sweep()).enqueued).toBe(0);
+    expect((await t.app.get(DeliveryServices).deliveries.sweep()).enqueued).toBe(0);
   });
 
   it('the sweep re-enqueues a PENDING delivery whose job was lost', async () => {
@@ -325,7 +326,7 @@ describe('sending new assignments by SMS and push', () => {
       `INSERT INTO deliveries (assignment_id, channel, status, attempts, updated_at) VALUES (?, 'SMS', 'PENDING', 0, UTC_TIMESTAMP(3) - INTERVAL 20 MINUTE)`,
       [id],
     );
-    expect((await t.app.get(DeliveryService).sweep()).requeued).toBe(1);
+    expect((await t.app.get(DeliveryServices).deliveries.sweep()).requeued).toBe(1);
     expect((await finalDeliveries(t.app, id, 1))[0].status).toBe('SENT');
     expect(gateway.forKey(`${id}:SMS`)).toHaveLength(1);
   });

@@ -1,5 +1,5 @@
-import { DistributionService } from '../../src/modules/delivery/distribution.service';
-import { InteractiveLoad } from '../../src/modules/delivery/interactive-load';
+import { enqueueDistribution } from '../../src/modules/distribution/distribution.jobs';
+import { DistributionServices } from '../../src/modules/distribution/distribution-services';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { appendCodes, claim, createCampaign, createList, createMessage, gqlData, setDelivery, upsertProfile } from './delivery-fixtures';
@@ -96,7 +96,7 @@ describe('bulk distribution (distributeCoupons)', () => {
       users.map((userId, position) => [id, position, userId, position < 2 ? 'ASSIGNED' : null, position < 2 ? claimed.get(userId) : null]),
     ]);
 
-    await worker.app.get(DistributionService).enqueue(id);
+    await enqueueDistribution(worker.app.queues, id);
     const job = await finished(id);
     expect(job).toMatchObject({ status: 'COMPLETED', total: 6, processed: 6, assigned: 6, reused: 0, failed: 0, notServed: 0 });
     const [{ assigned }] = await api.app.dataSource.query('SELECT assigned_codes AS assigned FROM coupon_lists WHERE id = ?', [listId]);
@@ -113,7 +113,7 @@ describe('bulk distribution (distributeCoupons)', () => {
     const campaignId = await createCampaign(api, [listId], 'WIDGET');
     await Promise.all(Array.from({ length: 200 }, (_, i) => claim(api, campaignId, `widget-user-${i}`)));
     // Claimed in the API process, seen by the worker process (per second, over the last two seconds).
-    await eventually(async () => (await worker.app.get(InteractiveLoad).perSecond()) >= 50, 5000, 'the interactive claim rate');
+    await eventually(async () => (await worker.app.get(DistributionServices).interactiveLoad.perSecond()) >= 50, 5000, 'the interactive claim rate');
   });
 
   it('refuses bad input: not AUTOMATED, no users, too many users, blank ids, unknown campaign, wrong role', async () => {

@@ -2,6 +2,21 @@ import { Queue, Worker, type JobsOptions, type Processor, type WorkerOptions } f
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
 
+/** A job as a sweep adds it: with its own id, so adding it while it exists adds nothing. */
+export interface RecoverableJob<Data = unknown> {
+  name: string;
+  data: Data;
+  opts: JobsOptions & { jobId: string };
+}
+
+/** What `requeueLost` found. */
+export interface RequeueResult {
+  /** Jobs added again: missing (or failed, with `replaceFailed`). */
+  requeued: number;
+  /** Ids of jobs that ended (completed, or failed and not replaced) with their row still open: the caller settles the row. */
+  ended: string[];
+}
+
 /**
  * The BullMQ queues and workers of this process. Queues are created on first use; workers only
  * in processes with the worker role. close() stops workers first (letting running jobs finish),
@@ -43,6 +58,44 @@ export class QueueRegistry {
     );
     this.workers.push(worker);
     return worker;
+  }
+
+  /**
+   * The database row is the truth, a job only the way to get it done: `jobs` are the jobs that
+   * open rows say should exist (found by the caller's sweep). Each one Redis lost (a flush, a
+   * failover, an enqueue after commit that never happened) is added again; a failed one too with
+   * `replaceFailed` (its processor is idempotent and the row says the work is not done).
+   */
+  async requeueLost<Data>(queueName: string, jobs: Array<RecoverableJob<Data>>, options: { replaceFailed?: boolean } = {}): Promise<RequeueResult> {
+    const queue = this.queue(queueName);
+    const result: RequeueResult = { requeued: 0, ended: [] };
+    for (const job of jobs) {
+      const existing = await queue.getJob(job.opts.jobId);
+      const state = existing ? await existing.getState() : 'missing';
+      if (state === 'failed' && options.replaceFailed) await existing!.remove();
+      else if (state === 'failed' || state === 'completed') {
+        result.ended.push(job.opts.jobId);
+        continue;
+      } else if (state !== 'missing') continue;
+      await queue.add(job.name, job.data, job.opts);
+      result.requeued++;
+    }
+    return result;
+  }
+
+  /**
+   * Runs `sweep` every `everyMs` in one worker process at a time: a BullMQ job scheduler on a
+   * queue of its own, with one worker (concurrency 1) per process. Worker processes only.
+   */
+  async scheduleSweep(
+    queueName: string,
+    schedulerId: string,
+    everyMs: number,
+    sweep: () => Promise<unknown>,
+    jobOptions: JobsOptions = { removeOnComplete: true, removeOnFail: { count: 100 } },
+  ): Promise<void> {
+    this.worker(queueName, () => sweep(), { concurrency: 1 });
+    await this.queue(queueName).upsertJobScheduler(schedulerId, { every: everyMs }, { name: 'sweep', opts: jobOptions });
   }
 
   /** Waiting + delayed + active jobs per queue, for /metrics. */

@@ -3,7 +3,7 @@ import type { GraphQLContext } from '../../infra/graphql/context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
 import { Delivery } from './delivery.entity.js';
-import { DeliveryService } from './delivery.service.js';
+import { DeliveryServices } from './delivery-services.js';
 import { BatchLoader, requestLoader } from './request-loader.js';
 
 @Resolver(() => CouponAssignment)
@@ -16,7 +16,7 @@ export class CouponAssignmentDeliveryResolver {
     return requestLoader(
       context,
       'assignment-deliveries',
-      () => new BatchLoader<string, Delivery[]>((ids) => app.get(DeliveryService).deliveriesFor(ids), () => []),
+      () => new BatchLoader<string, Delivery[]>((ids) => app.get(DeliveryServices).deliveries.deliveriesFor(ids), () => []),
     ).load(assignment.id);
   }
 }

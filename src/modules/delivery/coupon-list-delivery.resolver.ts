@@ -3,7 +3,7 @@ import type { GraphQLContext } from '../../infra/graphql/context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList } from '../lists/coupon-list.entity.js';
 import { DeliverySettings } from './list-delivery-settings.entity.js';
-import { ListDeliveryService } from './list-delivery.service.js';
+import { DeliveryServices } from './delivery-services.js';
 import { BatchLoader, requestLoader } from './request-loader.js';
 
 @Resolver(() => CouponList)
@@ -17,7 +17,7 @@ export class CouponListDeliveryResolver {
       'list-delivery',
       () =>
         new BatchLoader<string, DeliverySettings>(
-          (listIds) => app.get(ListDeliveryService).settingsFor(listIds),
+          (listIds) => app.get(DeliveryServices).listDelivery.settingsFor(listIds),
           () => Object.assign(new DeliverySettings(), { smsEnabled: false, pushEnabled: false, smsMessage: null, pushMessage: null }),
         ),
     ).load(String(list.id));

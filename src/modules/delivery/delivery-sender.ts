@@ -2,16 +2,11 @@ import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
 import { DeliveryRecorder, type AttemptOutcome } from './delivery-recorder.js';
 import { DeliveryStatus } from './delivery.entity.js';
-import { SEND_QUEUE, sendJobOptions } from './delivery-jobs.js';
+import { SEND_QUEUE, sendJob, type SendBatchJobData, type SendJobData } from './delivery.jobs.js';
 import { GATEWAY_VARIABLE, gatewayUrl } from './list-delivery.service.js';
 import { GatewayClient, GatewayTimeoutError } from './gateway-client.js';
 import { fillMessage } from './message-template.js';
 import { DeliveryChannel } from './transactional-message.entity.js';
-
-export interface SendJobData {
-  assignmentId: string;
-  channel: DeliveryChannel;
-}
 
 /** The gateway's idempotency key for one assignment on one channel (the contract's header). */
 export const idempotencyKey = (assignmentId: string, channel: DeliveryChannel) => `${assignmentId}:${channel}`;
@@ -46,12 +41,6 @@ function describeNetworkError(error: unknown): string {
   if (error instanceof GatewayTimeoutError) return error.message;
   const { code, message } = error as { code?: string; message?: string };
   return `network error: ${code ?? message ?? String(error)}`;
-}
-
-/** Sends of one channel for many assignments (one CouponsAssigned batch): their first attempt. */
-export interface SendBatchJobData {
-  channel: DeliveryChannel;
-  assignmentIds: string[];
 }
 
 /** At most `limit` promises of `run` at once (gateway requests of all batches of this process). */
@@ -145,11 +134,10 @@ export class DeliverySender {
     const retries = results.filter((result) => result.outcome === 'RETRY');
     if (retries.length > 0) {
       await this.app.queues.queue(SEND_QUEUE).addBulk(
-        retries.map(({ context, attempt }) => ({
-          name: 'send',
-          data: { assignmentId: context.id, channel },
-          opts: { ...sendJobOptions(context.id, channel), delay: this.backoffMs(attempt) },
-        })),
+        retries.map(({ context, attempt }) => {
+          const job = sendJob({ assignmentId: context.id, channel });
+          return { ...job, opts: { ...job.opts, delay: this.backoffMs(attempt) } };
+        }),
       );
     }
     return {

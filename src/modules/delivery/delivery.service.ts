@@ -1,15 +1,12 @@
 import { In } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
 import type { NewAssignment } from '../claims/claim.events.js';
-import type { SendJobData } from './delivery-sender.js';
-import { SEND_BATCH_QUEUE, SEND_QUEUE, sendBatchJobOptions, sendJobId, sendJobOptions } from './delivery-jobs.js';
+import { SEND_BATCH_QUEUE, SEND_QUEUE, sendBatchJobOptions, sendJob, type SendJobData } from './delivery.jobs.js';
 import { Delivery, DeliveryStatus } from './delivery.entity.js';
-import { DistributionService } from './distribution.service.js';
-import { InteractiveLoad } from './interactive-load.js';
-import { ListDeliveryService } from './list-delivery.service.js';
+import type { ListDeliveryService } from './list-delivery.service.js';
 import type { ListDeliverySettings } from './list-delivery-settings.entity.js';
 import { DeliveryChannel } from './transactional-message.entity.js';
-import { UserProfileService } from './user-profile.service.js';
+import type { UserProfileService } from './user-profile.service.js';
 
 /** Assignments younger than this are left to the normal after-commit path by the recovery sweep. */
 const SWEEP_GRACE_MS = 30_000;
@@ -31,19 +28,21 @@ export interface SweepResult {
  * channel. Runs after the claim has committed and never blocks or fails a claim.
  */
 export class DeliveryService {
-  constructor(private readonly app: AppContext) {}
+  constructor(
+    private readonly app: AppContext,
+    private readonly listDelivery: ListDeliveryService,
+    private readonly profiles: UserProfileService,
+  ) {}
 
   /** The CouponsAssigned handler. */
   async onCouponsAssigned(assignments: NewAssignment[]): Promise<void> {
     if (assignments.length === 0) return;
-    const distribution = this.app.get(DistributionService);
-    this.app.get(InteractiveLoad).record(assignments.filter((assignment) => !distribution.isDistributing(assignment.campaignId)).length);
-    const settings = await this.app.get(ListDeliveryService).rowsFor(assignments.map((a) => String(a.listId)));
+    const settings = await this.listDelivery.rowsFor(assignments.map((a) => String(a.listId)));
     // Only lists with a channel on: nothing else is done after a claim from a list that sends nothing.
     const sending = assignments.filter((a) => settings.get(String(a.listId))?.smsEnabled || settings.get(String(a.listId))?.pushEnabled);
     if (sending.length === 0) return;
     await Promise.all([
-      this.app.get(UserProfileService).recordAssignments(sending),
+      this.profiles.recordAssignments(sending),
       this.enqueueSends(sending, settings),
     ]);
   }
@@ -53,7 +52,7 @@ export class DeliveryService {
     assignments: Array<{ id: string; listId: string }>,
     known?: Map<string, ListDeliverySettings>,
   ): Promise<number> {
-    const settings = known ?? (await this.app.get(ListDeliveryService).rowsFor(assignments.map((a) => String(a.listId))));
+    const settings = known ?? (await this.listDelivery.rowsFor(assignments.map((a) => String(a.listId))));
     const sends: SendJobData[] = [];
     for (const assignment of assignments) {
       const list = settings.get(String(assignment.listId));
@@ -77,9 +76,7 @@ export class DeliveryService {
         chunk.flatMap((send) => [send.assignmentId, send.channel]),
       );
       if (mode === 'single') {
-        await this.app.queues.queue(SEND_QUEUE).addBulk(
-          chunk.map((send) => ({ name: 'send', data: send, opts: sendJobOptions(send.assignmentId, send.channel) })),
-        );
+        await this.app.queues.queue(SEND_QUEUE).addBulk(chunk.map(sendJob));
         continue;
       }
       const batches = [DeliveryChannel.SMS, DeliveryChannel.PUSH]
@@ -139,16 +136,12 @@ export class DeliveryService {
       `SELECT assignment_id, channel FROM deliveries WHERE status = ? AND updated_at < ? ORDER BY updated_at LIMIT ${SWEEP_PAGE}`,
       [DeliveryStatus.PENDING, new Date(now.getTime() - STALE_PENDING_MS)],
     );
-    const queue = this.app.queues.queue(SEND_QUEUE);
-    let requeued = 0;
-    for (const row of rows) {
-      const job = await queue.getJob(sendJobId(row.assignment_id, row.channel));
-      if (job && !(await job.isFailed())) continue;
-      // A job that failed without recording a final outcome (e.g. the database was down).
-      if (job) await job.remove();
-      await queue.add('send', { assignmentId: row.assignment_id, channel: row.channel }, sendJobOptions(row.assignment_id, row.channel));
-      requeued++;
-    }
+    // A failed job ended without recording a final outcome (e.g. the database was down): replaced.
+    const { requeued } = await this.app.queues.requeueLost(
+      SEND_QUEUE,
+      rows.map((row) => sendJob({ assignmentId: row.assignment_id, channel: row.channel })),
+      { replaceFailed: true },
+    );
     return requeued;
   }
 

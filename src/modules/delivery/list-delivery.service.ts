@@ -4,11 +4,11 @@ import { BadUserInputError, ChannelNotIntegratedError, NotFoundError } from '../
 import { isRowId } from '../../common/ids.js';
 import type { Tx } from '../../infra/db/transaction.js';
 import type { CouponList } from '../lists/coupon-list.entity.js';
-import { CouponListService } from '../lists/coupon-list.service.js';
+import type { CouponListService } from '../lists/coupon-list.service.js';
 import type { DeliverySettingsInput } from './delivery.inputs.js';
 import { DeliverySettings, ListDeliverySettings } from './list-delivery-settings.entity.js';
 import { DeliveryChannel } from './transactional-message.entity.js';
-import { TransactionalMessageService } from './transactional-message.service.js';
+import type { TransactionalMessageService } from './transactional-message.service.js';
 
 export const GATEWAY_VARIABLE: Record<DeliveryChannel, 'SMS_WEBHOOK_URL' | 'PUSH_WEBHOOK_URL'> = {
   SMS: 'SMS_WEBHOOK_URL',
@@ -39,7 +39,11 @@ function emptySettings(listId: string): ListDeliverySettings {
 
 /** Per-list delivery settings: which channels send new assignments, with which message. */
 export class ListDeliveryService {
-  constructor(private readonly app: AppContext) {}
+  constructor(
+    private readonly app: AppContext,
+    private readonly messages: TransactionalMessageService,
+    private readonly lists: CouponListService,
+  ) {}
 
   /** The raw settings rows of these lists (lists without a row are absent: both channels off). */
   async rowsFor(listIds: string[]): Promise<Map<string, ListDeliverySettings>> {
@@ -53,7 +57,7 @@ export class ListDeliveryService {
   async settingsFor(listIds: string[]): Promise<Map<string, DeliverySettings>> {
     const rows = await this.rowsFor(listIds);
     const messageIds = [...rows.values()].flatMap((row) => [row.smsMessageId, row.pushMessageId]).filter((id): id is string => id != null);
-    const messages = await this.app.get(TransactionalMessageService).byIds([...new Set(messageIds.map(String))]);
+    const messages = await this.messages.byIds([...new Set(messageIds.map(String))]);
     const result = new Map<string, DeliverySettings>();
     for (const listId of listIds) {
       const row = rows.get(listId) ?? emptySettings(listId);
@@ -84,8 +88,7 @@ export class ListDeliveryService {
         throw new BadUserInputError(`input.${fields.messageId}`, `expected a transactional message id like "42", got ${JSON.stringify(messageId)}`);
       }
     }
-    const lists = this.app.get(CouponListService);
-    if (!(await lists.findById(listId))) throw new NotFoundError('Coupon list', listId);
+    if (!(await this.lists.findById(listId))) throw new NotFoundError('Coupon list', listId);
 
     await this.app.transaction(async (tx) => {
       // Takes the row's write lock at once, whether the row is new or not.
@@ -101,7 +104,7 @@ export class ListDeliveryService {
       }
       await tx.manager.getRepository(ListDeliverySettings).save(settings);
     });
-    return lists.getById(listId);
+    return this.lists.getById(listId);
   }
 
   private async applyChannel(tx: Tx, settings: ListDeliverySettings, channel: DeliveryChannel, input: DeliverySettingsInput, now: Date): Promise<void> {

@@ -10,22 +10,20 @@ import {
 } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { CampaignKind, CampaignStatus } from '../campaigns/campaign.entity.js';
-import { CampaignService } from '../campaigns/campaign.service.js';
-import { ClaimService } from '../claims/claim.service.js';
+import type { CampaignService } from '../campaigns/campaign.service.js';
+import type { ClaimService } from '../claims/claim.service.js';
 import type { CouponAssignment } from '../claims/coupon-assignment.entity.js';
+import { requireUserId } from '../delivery/user-profile.service.js';
 import { DistributionJob, DistributionStatus } from './distribution-job.entity.js';
-import { InteractiveLoad } from './interactive-load.js';
-import { requireUserId } from './user-profile.service.js';
+import { distributeJob, DISTRIBUTION_QUEUE, enqueueDistribution, type DistributionJobData } from './distribution.jobs.js';
+import type { InteractiveLoad } from './interactive-load.js';
 
-export const DISTRIBUTION_QUEUE = 'distribution';
 export const MAX_DISTRIBUTION_USERS = 10_000;
 /** Users read, claimed and recorded together; a crash repeats at most this many claims (which then come back `reused`). */
 const CHUNK = 500;
 const INSERT_CHUNK = 1000;
 const QUEUED_GRACE_MS = 60_000;
 const STALLED_RUNNING_MS = 10 * 60_000;
-
-export const distributionJobId = (id: string) => `distribution-${id}`;
 
 /** Interactive claims per second (widgets, in any API process) above which bulk distribution gives way. */
 const YIELD_ABOVE_PER_SECOND = 50;
@@ -100,9 +98,13 @@ export class DistributionService {
   /** Campaigns this process is distributing (their assignments are not interactive load). */
   private readonly distributing = new Map<string, number>();
 
-  constructor(private readonly app: AppContext) {
+  constructor(
+    private readonly app: AppContext,
+    private readonly campaigns: CampaignService,
+    private readonly claims: ClaimService,
+    load: InteractiveLoad,
+  ) {
     const perSecond = app.config.DISTRIBUTION_CLAIMS_PER_SECOND;
-    const load = app.get(InteractiveLoad);
     this.pacer = perSecond > 0 ? new ClaimPacer(perSecond, app.config.DISTRIBUTION_BUSY_CLAIMS_PER_SECOND, () => load.perSecond()) : null;
   }
 
@@ -125,17 +127,18 @@ export class DistributionService {
     // A user named twice is served once.
     const users = [...new Set(userIds)];
 
-    const campaign = await this.app.get(CampaignService).findById(campaignId);
+    const campaign = await this.campaigns.findById(campaignId);
     if (!campaign) throw new NotFoundError('Campaign', campaignId);
     if (campaign.kind !== CampaignKind.AUTOMATED) {
       throw new BadUserInputError('campaignId', `campaign ${campaignId} is a ${campaign.kind} campaign; bulk distribution is for AUTOMATED campaigns`);
     }
     if (campaign.status === CampaignStatus.FINISHED) throw new CampaignFinishedError(campaignId, campaign.finishReason);
 
+    const createdAt = new Date();
     const id = await this.app.transaction(async (tx) => {
       const inserted: { insertId: number } = await tx.query(
-        'INSERT INTO distribution_jobs (campaign_id, status, total) VALUES (?, ?, ?)',
-        [campaignId, DistributionStatus.QUEUED, users.length],
+        'INSERT INTO distribution_jobs (campaign_id, status, total, created_at, updated_at) VALUES (?, ?, ?, ?, ?)',
+        [campaignId, DistributionStatus.QUEUED, users.length, createdAt, createdAt],
       );
       const jobId = String(inserted.insertId);
       for (let start = 0; start < users.length; start += INSERT_CHUNK) {
@@ -147,23 +150,27 @@ export class DistributionService {
       }
       return jobId;
     });
-    // If this fails the job stays QUEUED and the delivery sweep enqueues it.
-    await this.enqueue(id).catch((error: unknown) => this.app.logger.error({ err: error, distributionId: id }, 'distribution not queued yet'));
-    return (await this.find(id))!;
-  }
-
-  enqueue(id: string): Promise<unknown> {
-    return this.app.queues.queue(DISTRIBUTION_QUEUE).add(
-      'distribute',
-      { distributionId: id },
-      {
-        jobId: distributionJobId(id),
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 5000 },
-        removeOnComplete: true,
-        removeOnFail: { age: 7 * 24 * 3600 },
-      },
+    // If this fails the job stays QUEUED and the resume sweep enqueues it.
+    await enqueueDistribution(this.app.queues, id).catch((error: unknown) =>
+      this.app.logger.error({ err: error, distributionId: id }, 'distribution not queued yet'),
     );
+    // The row as written (the worker may have moved on already: distributionJob(id) tells).
+    return Object.assign(new DistributionJob(), {
+      id,
+      campaignId,
+      status: DistributionStatus.QUEUED,
+      total: users.length,
+      processed: 0,
+      assigned: 0,
+      reused: 0,
+      failed: 0,
+      notServed: 0,
+      stopReason: null,
+      createdAt,
+      startedAt: null,
+      completedAt: null,
+      updatedAt: createdAt,
+    });
   }
 
   /**
@@ -171,19 +178,19 @@ export class DistributionService {
    * RUNNING without progress for long (Redis lost its data). Queued again under the same job id,
    * which adds nothing while the job still exists.
    */
-  async requeueLost(): Promise<number> {
+  async resumeLost(): Promise<number> {
     const rows: Array<{ id: string }> = await this.app.dataSource.query(
       `SELECT id FROM distribution_jobs
         WHERE (status = ? AND updated_at < ?) OR (status = ? AND updated_at < ?)
         LIMIT 100`,
       [DistributionStatus.QUEUED, new Date(Date.now() - QUEUED_GRACE_MS), DistributionStatus.RUNNING, new Date(Date.now() - STALLED_RUNNING_MS)],
     );
-    for (const row of rows) await this.enqueue(String(row.id));
-    return rows.length;
+    const { requeued } = await this.app.queues.requeueLost(DISTRIBUTION_QUEUE, rows.map((row) => distributeJob(String(row.id))));
+    return requeued;
   }
 
   /** The `distribution` job. */
-  async run(job: Job<{ distributionId: string }>): Promise<DistributionStatus> {
+  async run(job: Job<DistributionJobData>): Promise<DistributionStatus> {
     const id = job.data.distributionId;
     const distribution = await this.find(id);
     if (!distribution) return DistributionStatus.FAILED;
@@ -193,11 +200,13 @@ export class DistributionService {
       `UPDATE distribution_jobs SET status = ?, started_at = COALESCE(started_at, UTC_TIMESTAMP(3)) WHERE id = ? AND status IN (?, ?)`,
       [DistributionStatus.RUNNING, id, DistributionStatus.QUEUED, DistributionStatus.RUNNING],
     );
-    const startedAt = (await this.find(id))!.startedAt!;
+    // A RUNNING row got its started_at with that status: the claims since then are this distribution's.
+    const resumedSince = resumed ? distribution.startedAt : null;
     const campaignId = String(distribution.campaignId);
     this.distributing.set(campaignId, (this.distributing.get(campaignId) ?? 0) + 1);
     try {
       let firstChunk = true;
+      let processed = distribution.processed;
       // Chunks follow each other in position order: each read starts after the last one.
       let after = -1;
       for (;;) {
@@ -207,11 +216,10 @@ export class DistributionService {
         );
         if (users.length === 0) return await this.finish(id, DistributionStatus.COMPLETED, null);
         after = Number(users[users.length - 1].position);
-        const { results, stop, unexpected } = await this.claimAll(distribution.campaignId, users, resumed && firstChunk ? startedAt : null);
+        const { results, stop, unexpected } = await this.claimAll(distribution.campaignId, users, firstChunk ? resumedSince : null);
         firstChunk = false;
-        await this.recordOutcomes(id, results.filter((result) => result.outcome !== null));
-        const progress = await this.find(id);
-        await job.updateProgress({ processed: progress?.processed ?? 0, total: distribution.total });
+        processed += await this.recordOutcomes(id, results.filter((result) => result.outcome !== null));
+        await job.updateProgress({ processed, total: distribution.total });
         if (stop) {
           await this.markRemainingNotServed(id);
           return await this.finish(id, DistributionStatus.STOPPED, `stopped early: ${stop.message}`);
@@ -239,7 +247,6 @@ export class DistributionService {
     users: Array<{ position: number; user_id: string }>,
     resumedSince: Date | null,
   ): Promise<{ results: UserResult[]; stop: DomainError | null; unexpected: Error | null }> {
-    const claims = this.app.get(ClaimService);
     const results: UserResult[] = users.map((user) => ({ position: Number(user.position), userId: user.user_id, outcome: null, assignmentId: null, error: null }));
     let stop: DomainError | null = null;
     let unexpected: Error | null = null;
@@ -249,7 +256,7 @@ export class DistributionService {
         const result = results[next++];
         await this.pacer?.take();
         try {
-          const assignment: CouponAssignment = await claims.claim({ campaignId, userId: result.userId });
+          const assignment: CouponAssignment = await this.claims.claim({ campaignId, userId: result.userId });
           // After a crash, the claims whose outcome was not recorded come back `reused`: the
           // assignment made by this distribution is still counted as assigned.
           const ownEarlierClaim = resumedSince !== null && assignment.reused && assignment.assignedAt >= resumedSince;
@@ -276,18 +283,18 @@ export class DistributionService {
   /**
    * Outcomes and the job's counters in one transaction: the counters always match the rows. Only
    * rows still without an outcome are written and counted (locked first), so a run repeated by
-   * mistake cannot count a user twice.
+   * mistake cannot count a user twice. Returns how many were recorded.
    */
-  private async recordOutcomes(id: string, results: UserResult[]): Promise<void> {
-    if (results.length === 0) return;
-    await this.app.transaction(async (tx) => {
+  private async recordOutcomes(id: string, results: UserResult[]): Promise<number> {
+    if (results.length === 0) return 0;
+    return this.app.transaction(async (tx) => {
       const open: Array<{ position: number }> = await tx.query(
         'SELECT position FROM distribution_job_users WHERE job_id = ? AND position IN (?) AND outcome IS NULL FOR UPDATE',
         [id, results.map((result) => result.position)],
       );
       const openPositions = new Set(open.map((row) => Number(row.position)));
       const fresh = results.filter((result) => openPositions.has(result.position));
-      if (fresh.length === 0) return;
+      if (fresh.length === 0) return 0;
       await tx.query(
         `INSERT INTO distribution_job_users (job_id, position, user_id, outcome, assignment_id, error)
          VALUES ${fresh.map(() => '(?, ?, ?, ?, ?, ?)').join(', ')}
@@ -300,6 +307,7 @@ export class DistributionService {
           WHERE id = ?`,
         [fresh.length, counted('ASSIGNED'), counted('REUSED'), counted('FAILED'), counted('NOT_SERVED'), id],
       );
+      return fresh.length;
     });
   }
 
