@@ -1,5 +1,7 @@
 import type { AppContext } from '../../src/app-context';
+import { SEND_BATCH_QUEUE, SEND_QUEUE } from '../../src/modules/delivery/delivery.jobs';
 import type { TestApp } from '../helpers/test-app';
+import { eventually } from './gateway';
 
 export const DELIVERY_FIELDS = 'channel status sentAt error attempts';
 
@@ -27,19 +29,7 @@ export async function upsertProfile(t: TestApp, input: Record<string, unknown>) 
   return t.gql(`mutation($input: UserProfileInput!) { upsertUserProfile(input: $input) { userId externalId phoneNumber pushToken attributes } }`, { input });
 }
 
-export async function createList(t: TestApp, input: Record<string, unknown>): Promise<string> {
-  const data = await gqlData(t, `mutation($input: CreateCouponListInput!) { createCouponList(input: $input) { id } }`, { input });
-  return data.createCouponList.id;
-}
-
-export { appendCodes } from '../claims/claim-fixtures';
-
-export async function createCampaign(t: TestApp, listIds: string[], kind = 'WIDGET'): Promise<string> {
-  const data = await gqlData(t, `mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
-    input: { name: `Campaign over ${listIds.join(',')}`, kind, listIds },
-  });
-  return data.createCampaign.id;
-}
+export { appendCodes, createCampaign, createList } from '../claims/claim-fixtures';
 
 export const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code listId userId assignedAt expiresAt reused } }`;
 
@@ -58,11 +48,32 @@ export async function attemptRows(app: AppContext, assignmentId: string, channel
 
 /** Waits until every delivery of the assignment has a final status (SENT or FAILED). */
 export async function finalDeliveries(app: AppContext, assignmentId: string, expected: number, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const rows = await deliveryRows(app, assignmentId);
-    if (rows.length === expected && rows.every((row) => row.status !== 'PENDING')) return rows;
-    if (Date.now() > deadline) throw new Error(`deliveries of ${assignmentId} not final: ${JSON.stringify(rows)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+  return eventually(
+    async () => {
+      const rows = await deliveryRows(app, assignmentId);
+      if (rows.length === expected && rows.every((row) => row.status !== 'PENDING')) return rows;
+      throw new Error(`not final yet: ${JSON.stringify(rows)}`);
+    },
+    timeoutMs,
+    `the deliveries of ${assignmentId} to be final`,
+  );
+}
+
+/**
+ * Waits until nothing more is going to be sent: every after-commit handler has run and the send
+ * queues hold no job (delayed retries included), so a send that should not happen would have.
+ */
+export async function sendsSettled(app: AppContext): Promise<void> {
+  await eventually(
+    async () => {
+      await app.eventBus.idle();
+      for (const name of [SEND_BATCH_QUEUE, SEND_QUEUE]) {
+        const counts = await app.queues.queue(name).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+        if (Object.values(counts).some((count) => count > 0)) return false;
+      }
+      return true;
+    },
+    10_000,
+    'the send queues to drain',
+  );
 }

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from 'uuid';
 import { CouponsAssigned } from '../../src/modules/claims/claim.events';
-import { SEND_QUEUE, sendJob, sendJobId } from '../../src/modules/delivery/delivery.jobs';
+import { SEND_QUEUE, sendJob } from '../../src/modules/delivery/delivery.jobs';
 import { DeliveryServices } from '../../src/modules/delivery/delivery-services';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import {
@@ -13,6 +13,7 @@ import {
   deliveryRows,
   finalDeliveries,
   gqlData,
+  sendsSettled,
   setDelivery,
   upsertProfile,
 } from './delivery-fixtures';
@@ -21,7 +22,6 @@ import { eventually, TestGateway } from './gateway';
 const TIMEOUT_MS = 600;
 const RETRY_BASE_MS = 40;
 const MAX_ATTEMPTS = 3;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('sending new assignments by SMS and push', () => {
   let gateway: TestGateway;
@@ -91,7 +91,7 @@ describe('sending new assignments by SMS and push', () => {
       { channel: 'SMS', status: 'SENT', sentAt: expect.any(String), error: null },
       { channel: 'PUSH', status: 'SENT', sentAt: expect.any(String), error: null },
     ]);
-    await sleep(300);
+    await sendsSettled(t.app);
     expect(gateway.requests).toHaveLength(2);
 
     // The deliveries show on the user's coupons.
@@ -115,7 +115,8 @@ describe('sending new assignments by SMS and push', () => {
     const listId = await createList(t, { name: 'Silent', kind: 'FIXED', fixedCode: 'SILENT', fixedLimit: 5 });
     const campaignId = await createCampaign(t, [listId]);
     const silent = await claim(t, campaignId, 'erin');
-    // A later claim that does send: once its deliveries are final, the silent claim's handler has long run.
+    await sendsSettled(t.app);
+    // A claim that does send, for contrast: deliveries and attributes.
     const { campaignId: sendingCampaign } = await deliveringCampaign('AfterSilent', 3);
     await upsertProfile(t, { userId: 'frank', phoneNumber: '+15550001111', pushToken: 'push-frank' });
     const sent = await claim(t, sendingCampaign, 'frank');
@@ -192,7 +193,7 @@ describe('sending new assignments by SMS and push', () => {
     const [row] = await finalDeliveries(t.app, assignment.id, 1);
     expect(row).toMatchObject({ status: 'FAILED', attempts: 1 });
     expect(row.error).toContain('the gateway answered HTTP 422');
-    await sleep(RETRY_BASE_MS * 4);
+    await sendsSettled(t.app);
     expect(gateway.requests).toHaveLength(1);
   });
 
@@ -234,7 +235,7 @@ describe('sending new assignments by SMS and push', () => {
 
     const expectedKeys = assignments.flatMap((a) => [`${a.id}:SMS`, `${a.id}:PUSH`]).sort();
     await eventually(() => gateway.acceptedPerKey().size === expectedKeys.length, 15_000, 'every send accepted');
-    await sleep(RETRY_BASE_MS * 4);
+    await sendsSettled(t.app);
     const accepted = gateway.acceptedPerKey();
     expect([...accepted.keys()].sort()).toEqual(expectedKeys);
     // A key is accepted twice only if we gave up waiting for the first answer (a timeout: the
@@ -265,8 +266,7 @@ describe('sending new assignments by SMS and push', () => {
     const queue = t.app.queues.queue(SEND_QUEUE);
     const repeated = sendJob({ assignmentId: assignment.id, channel: 'SMS' as never });
     await queue.add(repeated.name, repeated.data, repeated.opts);
-    await eventually(async () => (await queue.getJob(sendJobId(assignment.id, 'SMS' as never))) === undefined, 5000, 'the repeated job to finish');
-    await sleep(100);
+    await sendsSettled(t.app);
     expect(gateway.requests).toHaveLength(1);
     expect((await deliveryRows(t.app, assignment.id))[0]).toMatchObject({ status: 'SENT', attempts: 1 });
   });

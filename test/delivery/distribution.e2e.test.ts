@@ -108,6 +108,29 @@ describe('bulk distribution (distributeCoupons)', () => {
     for (const userId of ['r2', 'r3']) expect(outcomes.find((row) => row.user_id === userId)!.assignment_id).toBe(claimed.get(userId));
   });
 
+  it('the resume sweep queues a distribution whose job was never queued, once', async () => {
+    const { listId, campaignId } = await automatedCampaign('Lost', 5, false);
+    const users = ['l0', 'l1', 'l2'];
+    // The state a failed enqueue after commit leaves: QUEUED for two minutes, no job.
+    const inserted = await api.app.dataSource.query(
+      `INSERT INTO distribution_jobs (campaign_id, status, total, created_at, updated_at)
+       VALUES (?, 'QUEUED', ?, UTC_TIMESTAMP(3) - INTERVAL 2 MINUTE, UTC_TIMESTAMP(3) - INTERVAL 2 MINUTE)`,
+      [campaignId, users.length],
+    );
+    const id = String(inserted.insertId);
+    await api.app.dataSource.query('INSERT INTO distribution_job_users (job_id, position, user_id) VALUES ?', [users.map((userId, position) => [id, position, userId])]);
+
+    const { distributions } = worker.app.get(DistributionServices);
+    expect(await distributions.resumeLost()).toBe(1);
+    // Its job exists now (or it already runs or ran): a second sweep adds nothing.
+    expect(await distributions.resumeLost()).toBe(0);
+    const job = await finished(id);
+    expect(job).toMatchObject({ status: 'COMPLETED', total: 3, processed: 3, assigned: 3 });
+    const [{ assigned }] = await api.app.dataSource.query('SELECT assigned_codes AS assigned FROM coupon_lists WHERE id = ?', [listId]);
+    expect(Number(assigned)).toBe(3);
+    expect(await distributions.resumeLost()).toBe(0);
+  });
+
   it('counts interactive claims (widgets) for distributions to give way to, across processes', async () => {
     const listId = await createList(api, { name: 'Widget traffic', kind: 'FIXED', fixedCode: 'WIDGET', fixedLimit: 1000 });
     const campaignId = await createCampaign(api, [listId], 'WIDGET');
