@@ -71,12 +71,16 @@ export class QueueRegistry {
     const result: RequeueResult = { requeued: 0, ended: [] };
     for (const job of jobs) {
       const existing = await queue.getJob(job.opts.jobId);
-      const state = existing ? await existing.getState() : 'missing';
-      if (state === 'failed' && options.replaceFailed) await existing!.remove();
-      else if (state === 'failed' || state === 'completed') {
-        result.ended.push(job.opts.jobId);
-        continue;
-      } else if (state !== 'missing') continue;
+      if (existing) {
+        const state = await existing.getState();
+        if (state === 'failed' && options.replaceFailed) {
+          await existing.remove();
+        } else {
+          // Still queued or running (it will settle its row), or ended for the caller to settle.
+          if (state === 'failed' || state === 'completed') result.ended.push(job.opts.jobId);
+          continue;
+        }
+      }
       await queue.add(job.name, job.data, job.opts);
       result.requeued++;
     }
