@@ -132,13 +132,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
         return true;
       },
       onSubscribe: async (ctx, _id, payload) => {
-        // Every operation checks the key again: a revoked key (or one whose role changed) gets no answer.
-        const caller = await keys.authenticate(ctx.extra.secret);
-        if (!caller || !WEBSOCKET_ROLES.has(caller.role)) {
-          ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key is no longer valid');
-          return [new GraphQLError('This API key is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
-        }
-        ctx.extra.caller = caller;
+        // Counted before the first await: operations sent together each see the ones before them.
         if (Object.keys(ctx.subscriptions).length > config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET) {
           return [
             new GraphQLError(`At most ${config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET} operations may run on one WebSocket (WS_MAX_SUBSCRIPTIONS_PER_SOCKET)`, {
@@ -146,6 +140,13 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
             }),
           ];
         }
+        // Every operation checks the key again: a revoked key (or one whose role changed) gets no answer.
+        const caller = await keys.authenticate(ctx.extra.secret);
+        if (!caller || !WEBSOCKET_ROLES.has(caller.role)) {
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key is no longer valid');
+          return [new GraphQLError('This API key is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        ctx.extra.caller = caller;
         return webSocketCostErrors(schema, limits, payload);
       },
     },

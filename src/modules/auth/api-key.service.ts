@@ -29,6 +29,7 @@ export const hashApiKey = (secret: string) => createHash('sha256').update(secret
 export class ApiKeyService {
   private readonly known: LRUCache<string, Caller>;
   private readonly unknown: LRUCache<string, true>;
+  private readonly lookups = new Map<string, Promise<Caller | null>>();
   private readonly bootstrapHash: Buffer | null;
   private readonly revokedListeners = new Set<(keyId: string) => void>();
 
@@ -67,7 +68,16 @@ export class ApiKeyService {
     const cached = this.known.get(hash);
     if (cached) return cached;
     if (this.unknown.has(hash)) return null;
+    // Requests arriving together with one uncached key share one lookup.
+    let lookup = this.lookups.get(hash);
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
 
+  private async lookUp(hash: string): Promise<Caller | null> {
     this.app.metrics.apiKeyLookups.inc();
     const key = await this.app.dataSource.getRepository(ApiKey).findOne({ where: { keyHash: hash } });
     // The row was found by its hash; the constant-time comparison keeps timing independent of the contents.
