@@ -33,7 +33,12 @@ class TransferCancelled extends Error {}
 export class CodeUploadService {
   private readonly polls = new Map<string, { listeners: Set<(row: CodeUpload | null) => void>; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly app: AppContext) {}
+  constructor(private readonly app: AppContext) {
+    app.onShutdown(() => {
+      for (const poll of this.polls.values()) clearInterval(poll.timer);
+      this.polls.clear();
+    });
+  }
 
   async findById(id: string): Promise<CodeUpload | null> {
     if (!isRowId(id)) return null;
