@@ -133,6 +133,11 @@ describe('document limits', () => {
     expect(http.errors![0]!.message).toMatch(/cost \d+ exceeds the limit of 20000 \(GRAPHQL_MAX_COST\)/);
     const ws = await overWebSocket(t, costly);
     expect(ws.errors![0]!.message).toMatch(/GRAPHQL_MAX_COST/);
+    // Page sizes given as variables count too, each time the same document is sent.
+    const sized = `query($n: Int) { a: ${page.replace('first: 500', 'first: $n')} b: ${page.replace('first: 500', 'first: $n')} c: ${page.replace('first: 500', 'first: $n')} }`;
+    expect((await t.gql(sized, { n: 10 })).errors).toBeUndefined();
+    expect((await t.gql(sized, { n: 500 })).errors![0]!.message).toMatch(/GRAPHQL_MAX_COST/);
+    expect((await t.gql(sized, { n: 10 })).errors).toBeUndefined();
   });
 
   it('lets the largest page of every paged field with its usual fields pass', async () => {

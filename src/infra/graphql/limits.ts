@@ -1,6 +1,6 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { GraphQLError, NoSchemaIntrospectionCustomRule, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type DocumentNode, type GraphQLSchema, type ValidationContext, type ValidationRule } from 'graphql';
 import { fieldExtensionsEstimator, getComplexity, simpleEstimator, type ComplexityEstimatorArgs } from 'graphql-query-complexity';
 import type { AppConfig } from '../../config/config.js';
 
@@ -51,16 +51,40 @@ export function webSocketRules(limits: DocumentLimits): ValidationRule[] {
 
 const estimators = [fieldExtensionsEstimator(), simpleEstimator({ defaultComplexity: 1 })];
 
+/** Per parsed document (Apollo keeps one per distinct query text): the variables that set page sizes, and costs seen. */
+const costs = new WeakMap<DocumentNode, { pageVariables: string[]; byPage: Map<string, number> }>();
+const MAX_COSTS_PER_DOCUMENT = 100;
+
+/** Names of the variables passed as a field's `first` argument: the only ones a cost depends on. */
+function pageVariablesOf(document: DocumentNode): string[] {
+  const names = new Set<string>();
+  visit(document, {
+    Argument(node) {
+      if (node.name.value === 'first' && node.value.kind === Kind.VARIABLE) names.add(node.value.name.value);
+    },
+  });
+  return [...names];
+}
+
 /**
  * The document's cost: 1 per field, and a paged field costs its page size times its selection
  * (see pagedFieldCost). Null when it cannot be computed (bad variables: execution reports them).
+ * Remembered per document and page sizes, so the claim path computes it once, not per request.
  */
 export function documentCost(schema: GraphQLSchema, document: DocumentNode, variables: Record<string, unknown> | undefined, operationName?: string | null): number | null {
+  let known = costs.get(document);
+  if (!known) costs.set(document, (known = { pageVariables: pageVariablesOf(document), byPage: new Map() }));
+  const key = `${operationName ?? ''}|${known.pageVariables.map((name) => JSON.stringify(variables?.[name] ?? null)).join(',')}`;
+  const cached = known.byPage.get(key);
+  if (cached !== undefined) return cached;
+  let cost: number;
   try {
-    return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators });
+    cost = getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators });
   } catch {
     return null;
   }
+  if (known.byPage.size < MAX_COSTS_PER_DOCUMENT) known.byPage.set(key, cost);
+  return cost;
 }
 
 /** An error when the document costs more than GRAPHQL_MAX_COST. */
