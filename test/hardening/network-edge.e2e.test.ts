@@ -1,7 +1,6 @@
 import { connect, type Socket } from 'node:net';
-import WebSocket from 'ws';
 import { eventually } from '../realtime/live-helpers';
-import { errorCode, wsClient } from '../helpers/graphql-client';
+import { errorCode, rawGraphQLSocket, wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 
 const LOW_STOCK = 'subscription { lowStockAlerts { listId } }';
@@ -20,15 +19,10 @@ function rawSocket(t: TestApp): Promise<{ socket: Socket; received: () => string
   });
 }
 
-/** A graphql-transport-ws socket, acknowledged (or closed) by the server. */
-function openSocket(t: TestApp, key: string | null, init: unknown = key ? { authorization: `Bearer ${key}` } : {}) {
-  const socket = new WebSocket(`${t.baseUrl.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-  const messages: any[] = [];
-  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-  socket.on('error', () => undefined);
-  const opened = new Promise<void>((resolve) => socket.on('open', () => resolve()));
-  return { socket, messages, closed, opened, init: async () => (await opened, socket.send(typeof init === 'string' ? init : JSON.stringify({ type: 'connection_init', payload: init }))) };
+/** A graphql-transport-ws socket that sends `connection_init` with `key` on init(). */
+function openSocket(t: TestApp, key: string, init: unknown = { authorization: `Bearer ${key}` }) {
+  const connection = rawGraphQLSocket(t.baseUrl);
+  return { ...connection, init: () => connection.init(init) };
 }
 
 describe('the network edge', () => {
@@ -116,14 +110,14 @@ describe('the network edge', () => {
 
     const second = openSocket(t, viewer);
     await second.init();
-    await eventually(() => second.messages.some((message) => message.type === 'connection_ack'), 10_000, 'the second socket acknowledged');
+    await eventually(() => second.acknowledged(), 10_000, 'the second socket acknowledged');
     const third = openSocket(t, viewer);
     await third.init();
     expect(await third.closed).toBe(4429);
     // Another key is not held back by this one.
     const other = openSocket(t, TEST_ADMIN_KEY);
     await other.init();
-    await eventually(() => other.messages.some((message) => message.type === 'connection_ack'), 10_000, 'another key acknowledged');
+    await eventually(() => other.acknowledged(), 10_000, 'another key acknowledged');
     first.dispose();
     second.socket.close();
     other.socket.close();

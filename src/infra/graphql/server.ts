@@ -48,6 +48,7 @@ const WEBSOCKET_ROLES = new Set([ApiKeyRole.ADMIN, ApiKeyRole.VIEWER]);
 /** WebSocket close codes besides graphql-ws's own. */
 const CLOSE_FORBIDDEN = 4403;
 const CLOSE_TOO_MANY = 4429;
+const REVOCATION_SWEEP_MS = 4000;
 
 /**
  * Refuses a request before its body is read: the socket is closed after the answer, so a client
@@ -88,6 +89,15 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   const stopListening = keys.onRevoked((keyId) => {
     for (const socket of socketsByKey.get(keyId) ?? []) socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key was revoked');
   });
+  // Revocations arrive by pub/sub at once; should a message be lost (Redis restarting), this
+  // sweep still ends the key's sockets within REVOCATION_SWEEP_MS.
+  const revocationSweep = setInterval(() => {
+    if (socketsByKey.size === 0) return;
+    keys.revokedAmong([...socketsByKey.keys()]).then(
+      (revoked) => revoked.forEach((keyId) => keys.noticeRevoked(keyId)),
+      (error: unknown) => app.logger.warn({ err: error }, 'revoked key sweep failed'),
+    );
+  }, REVOCATION_SWEEP_MS).unref();
 
   // Errors over the WebSocket go through the same formatter as over HTTP (contract codes, no internals).
   const formatError = createErrorFormatter(app.logger);
@@ -234,6 +244,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       }),
     stop: async () => {
       stopListening();
+      clearInterval(revocationSweep);
       await apollo.stop();
       wsServer.close();
     },

@@ -130,6 +130,19 @@ export class ApiKeyService {
     return repository.findOneOrFail({ where: { id } });
   }
 
+  /** Which of these key ids have been revoked (read from the database, not the cache). */
+  async revokedAmong(keyIds: string[]): Promise<string[]> {
+    const ids = keyIds.filter(isRowId);
+    if (ids.length === 0) return [];
+    const rows: Array<{ id: string | number }> = await this.app.dataSource.query('SELECT id FROM api_keys WHERE id IN (?) AND revoked_at IS NOT NULL', [ids]);
+    return rows.map((row) => String(row.id));
+  }
+
+  /** Forgets a revoked key here as a revocation message would (for a message that never came). */
+  noticeRevoked(keyId: string): void {
+    this.forget(keyId);
+  }
+
   list(): Promise<ApiKey[]> {
     return this.app.dataSource.getRepository(ApiKey).find({ order: { id: 'ASC' } });
   }
