@@ -126,6 +126,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
           return false;
         }
         if (!WEBSOCKET_ROLES.has(caller.role)) return false; // 4403 Forbidden
+        // Gone while the key was looked up: nothing to count.
+        if (socket.readyState !== socket.OPEN) return false;
         let sockets = socketsByKey.get(caller.keyId);
         if (!sockets) socketsByKey.set(caller.keyId, (sockets = new Set()));
         if (sockets.size >= config.WS_MAX_SOCKETS_PER_KEY) {
