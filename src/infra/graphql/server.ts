@@ -256,7 +256,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 /** A request that is not an upload must have sent its whole body within `ms`, or its connection is closed. */
 function bodyDeadline(req: Request, ms: number): void {
   if (req.complete) return;
-  const timer = setTimeout(() => req.socket.destroy(), ms);
+  const timer = setTimeout(() => req.socket.destroy(), ms).unref();
   const clear = () => clearTimeout(timer);
   req.once('end', clear);
   req.once('close', clear);
