@@ -2,8 +2,14 @@ import type { Router } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../app-context.js';
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms))]);
+/** The check's answer, or a rejection after `ms`; the timer goes with the answer. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
