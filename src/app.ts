@@ -64,7 +64,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   if (app.runsApi) {
     server = await createApiServer(app, await buildAppSchema(app.pubSub));
     port = await server.listen(config.PORT);
-    logger.info({ port, graphql: `http://localhost:${port}/graphql` }, `API listening on http://localhost:${port}/graphql`);
+    const shown = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
+    logger.info({ host: config.HOST, port, graphql: `http://${shown}:${port}/graphql` }, `API listening on http://${shown}:${port}/graphql`);
   }
 
   let stopping: Promise<void> | null = null;

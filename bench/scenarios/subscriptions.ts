@@ -188,7 +188,8 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 export const scenario = {
   name: 'subscriptions',
   async run(): Promise<{ passed: boolean; lines: string[] }> {
-    const server = await startBenchServer();
+    // One dashboard key for every subscriber: above the per-key socket cap a real deployment keeps.
+    const server = await startBenchServer({ env: { WS_MAX_SOCKETS_PER_KEY: String(SUBSCRIBERS) } });
     const pool = benchPool(server.databaseUrl);
     const lines: string[] = [];
     let clients: Client[] = [];

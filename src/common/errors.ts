@@ -82,8 +82,8 @@ export class ChannelNotIntegratedError extends DomainError {
 
 export class RateLimitedError extends DomainError {
   readonly code = 'RATE_LIMITED';
-  constructor(retryAfterMs: number) {
-    super(`Too many requests for this API key; retry in ${Math.ceil(retryAfterMs)} ms`);
+  constructor(retryAfterMs: number, message = `Too many requests for this API key; retry in ${Math.ceil(retryAfterMs)} ms`) {
+    super(message);
     this.details.retryAfterMs = Math.ceil(retryAfterMs);
   }
 }

@@ -30,6 +30,15 @@ const emailAddress = z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$|^.*<[^\s
 const optionalNonEmpty = <T extends z.ZodTypeAny>(schema: T) =>
   z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
+/** The cost that the largest page of every paged field, with its usual fields, stays under (see SECURITY.md). */
+export const DEFAULT_GRAPHQL_MAX_COST = 20_000;
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+/** Without ADMIN_API_KEY, outside production, the well-known development key is accepted. */
+export const acceptsDevelopmentKey = (config: { NODE_ENV: string; ADMIN_API_KEY?: string }) =>
+  !config.ADMIN_API_KEY && config.NODE_ENV !== 'production';
+
 const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'expected development, production or test' }).default('development'),
@@ -72,14 +81,44 @@ const configSchema = z
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/, { message: 'expected letters, digits, ":", "_" or "-"' }).default('coupons'),
     DB_POOL_SIZE: positiveInt('a number of connections > 0').default(20),
     SHUTDOWN_TIMEOUT_SECONDS: positiveInt('a whole number of seconds > 0').default(25),
+    // The network edge (see SECURITY.md).
+    HOST: optionalNonEmpty(z.string().regex(/^[A-Za-z0-9.:[\]-]+$/, { message: 'expected an address like 127.0.0.1 or 0.0.0.0' })),
+    TRUST_PROXY: optionalNonEmpty(z.string().regex(/^[A-Za-z0-9.:/, _-]+$/, { message: 'expected true, a hop count, or addresses/subnets like loopback, 10.0.0.0/8' })),
+    GRAPHQL_MAX_DEPTH: positiveInt('a depth > 0').default(12),
+    GRAPHQL_MAX_ALIASES: positiveInt('a number of aliases > 0').default(30),
+    GRAPHQL_MAX_COST: positiveInt('a cost > 0').default(DEFAULT_GRAPHQL_MAX_COST),
+    GRAPHQL_MAX_TOKENS: positiveInt('a number of tokens > 0').default(5000),
+    METRICS_TOKEN: optionalNonEmpty(z.string().min(16, { message: 'expected at least 16 characters' })),
+    MAX_CONNECTIONS: positiveInt('a number of connections > 0').default(10_000),
+    HTTP_HEADERS_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(10_000),
+    HTTP_REQUEST_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(30_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(5_000),
+    UPLOAD_TIMEOUT_SECONDS: positiveInt('a whole number of seconds > 0').default(3600),
+    WS_MAX_PAYLOAD_BYTES: positiveInt('a number of bytes > 0').default(256 * 1024),
+    WS_CONNECTION_INIT_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(3_000),
+    WS_MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt('a number of subscriptions > 0').default(50),
+    WS_MAX_SOCKETS_PER_KEY: positiveInt('a number of sockets > 0').default(100),
+    API_KEY_CACHE_SIZE: positiveInt('a number of keys > 0').default(10_000),
   })
   .superRefine((config, ctx) => {
     if (config.NODE_ENV === 'production' && !config.ADMIN_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY'], message: 'required when NODE_ENV=production' });
     }
+    if (acceptsDevelopmentKey(config) && config.HOST !== undefined && !LOOPBACK.test(config.HOST)) {
+      ctx.addIssue({ code: 'custom', path: ['HOST'], message: 'the development admin key is accepted (ADMIN_API_KEY is unset): set ADMIN_API_KEY before listening beyond 127.0.0.1' });
+    }
   });
 
-export type AppConfig = z.infer<typeof configSchema> & {
+/** express's `trust proxy` value from TRUST_PROXY: true/false, a hop count, or addresses. */
+export function trustProxySetting(value: string | undefined): boolean | number | string {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+export type AppConfig = Omit<z.infer<typeof configSchema>, 'HOST'> & {
+  /** The listen address: HOST, else 127.0.0.1 while the development key is accepted, else 0.0.0.0. */
+  HOST: string;
   /** True when DATABASE_URL / REDIS_URL were left at their defaults (local servers may be started). */
   databaseUrlIsDefault: boolean;
   redisUrlIsDefault: boolean;
@@ -105,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   return {
     ...parsed.data,
+    HOST: parsed.data.HOST ?? (acceptsDevelopmentKey(parsed.data) ? '127.0.0.1' : '0.0.0.0'),
     databaseUrlIsDefault: !env.DATABASE_URL || env.DATABASE_URL === DEFAULT_DATABASE_URL,
     redisUrlIsDefault: !env.REDIS_URL || env.REDIS_URL === DEFAULT_REDIS_URL,
   };

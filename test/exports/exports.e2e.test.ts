@@ -30,6 +30,9 @@ const AWKWARD_USERS: Array<[string, string | null]> = [
   ['back\\slash', null],
 ];
 
+/** What the export writes for a stored value: a leading apostrophe before a formula start. */
+const formulaEscaped = (value: string | null) => (value !== null && /^[=+\-@\t\r]/.test(value) ? `'${value}` : value);
+
 describe('coupon usage exports', () => {
   let t: TestApp;
   let exportDir: string;
@@ -65,7 +68,7 @@ describe('coupon usage exports', () => {
 
     const expected = [...handed]
       .sort((a, b) => a.assignedAt.localeCompare(b.assignedAt) || a.id.localeCompare(b.id))
-      .map((a) => [a.externalId, a.userId, a.code, a.assignedAt]);
+      .map((a) => [a.externalId, a.userId, a.code, a.assignedAt].map(formulaEscaped));
 
     // With a key that may read everything.
     const withKey = await download(`${t.baseUrl}/exports/${done.id}/download`, { authorization: `Bearer ${viewerKey}` });
@@ -76,6 +79,10 @@ describe('coupon usage exports', () => {
     const rows = parseCsvStrict(withKey.body);
     expect(rows[0]).toEqual(HEADER);
     expect(rows.slice(1)).toEqual(expected);
+    // Cells a spreadsheet would run as formulas start with an apostrophe.
+    expect(rows.find((row) => row[1]!.includes('HYPERLINK'))!.slice(0, 2)).toEqual(["'=1+2", `'=HYPERLINK("http://x","y")`]);
+    expect(rows.find((row) => row[1] === "'+491701234567")![0]).toBe("'-5");
+    expect(rows.find((row) => row[1] === "'\ttab")).toBeDefined();
     expect(rows.slice(1).every((row) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(row[3]!))).toBe(true);
 
     // With the signed link alone: absolute, on the host the request was sent to.

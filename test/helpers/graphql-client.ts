@@ -36,3 +36,38 @@ export function wsClient(baseUrl: string, key: string | null, options: { onClose
     on: { closed: (event) => options.onClose?.(event as { code: number; reason: string }) },
   });
 }
+
+/**
+ * A graphql-transport-ws connection made with `ws` by hand (no client library), for tests that
+ * send what a client library would not: it keeps every message and the close code.
+ */
+export function rawGraphQLSocket(baseUrl: string) {
+  const socket = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+  const messages: any[] = [];
+  let closeCode: number | null = null;
+  const closed = new Promise<number>((resolve) =>
+    socket.on('close', (code) => {
+      closeCode = code;
+      resolve(code);
+    }),
+  );
+  socket.on('message', (data) => messages.push(JSON.parse(String(data))));
+  socket.on('error', () => undefined);
+  const opened = new Promise<void>((resolve) => socket.on('open', () => resolve()));
+  return {
+    socket,
+    messages,
+    opened,
+    closed,
+    closeCode: () => closeCode,
+    acknowledged: () => messages.some((message) => message.type === 'connection_ack'),
+    /** Sends connection_init with this payload (or this text as it is). */
+    async init(payload: unknown): Promise<void> {
+      await opened;
+      socket.send(typeof payload === 'string' ? payload : JSON.stringify({ type: 'connection_init', payload }));
+    },
+    subscribe(id: string, query: string): void {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import mysql from 'mysql2/promise';
+import type { DestinationStream } from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
 import type { AppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config/config';
@@ -16,8 +17,8 @@ export interface TestApp {
   queuePrefix: string;
   /** Runs an operation with the admin key unless another key (or null for none) is given. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<GraphQLResponse<T>>;
-  /** Creates an API key with the role and returns its secret. */
-  createKey(role: 'ADMIN' | 'CLIENT' | 'VIEWER'): Promise<string>;
+  /** Creates an API key with the role (and campaign scopes) and returns its secret. */
+  createKey(role: 'ADMIN' | 'CLIENT' | 'VIEWER', campaignIds?: string[]): Promise<string>;
   stop(): Promise<void>;
   /** Stops the app and drops its database. */
   destroy(): Promise<void>;
@@ -27,6 +28,8 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   /** Reuse the database / queue prefix of another test app (a second process of one deployment). */
   shareWith?: { databaseUrl: string; queuePrefix: string };
+  /** Where the app's log lines go (default: stdout). */
+  logDestination?: DestinationStream;
 }
 
 /** Starts the whole service in this process on a free port, with its own database and queue prefix. */
@@ -45,7 +48,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     DB_POOL_SIZE: '10',
     ...options.env,
   });
-  const running: RunningApp = await startApp(config, createLogger(config.LOG_LEVEL, { test: expect.getState().testPath }));
+  const running: RunningApp = await startApp(config, createLogger(config.LOG_LEVEL, { test: expect.getState().testPath }, options.logDestination));
   const baseUrl = running.port === null ? '' : `http://127.0.0.1:${running.port}`;
   const gql = <T = any>(query: string, variables: Record<string, unknown> = {}, key: string | null = TEST_ADMIN_KEY) =>
     postGraphQL<T>(baseUrl, query, variables, key);
@@ -61,8 +64,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     databaseUrl,
     queuePrefix,
     gql,
-    async createKey(role) {
-      const result = await gql(`mutation($name: String!, $role: ApiKeyRole!) { createApiKey(name: $name, role: $role) { secret } }`, { name: `${role} key`, role });
+    async createKey(role, campaignIds) {
+      const result = await gql(
+        `mutation($name: String!, $role: ApiKeyRole!, $campaignIds: [ID!]) { createApiKey(name: $name, role: $role, campaignIds: $campaignIds) { secret } }`,
+        { name: `${role} key`, role, campaignIds: campaignIds ?? null },
+      );
       if (!result.data) throw new Error(JSON.stringify(result.errors));
       return result.data.createApiKey.secret as string;
     },

@@ -15,7 +15,11 @@ const CLIENT_ERROR_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'UNAUTHENTICATED',
   'FORBIDDEN',
+  'RATE_LIMITED',
 ]);
+
+/** The parser's words when a document is over GRAPHQL_MAX_TOKENS. */
+const TOO_MANY_TOKENS = /^Syntax Error: Document contains more th\w+ \d+ tokens/;
 
 /** A literal argument of the wrong type (e.g. expiresAt: "tomorrow") is bad input, not a broken query. */
 const VALUE_COERCION = /Expected value of type|got invalid value|cannot represent|Expected type/i;
@@ -40,7 +44,8 @@ export function createErrorFormatter(logger: Logger) {
     if (CLIENT_ERROR_CODES.has(code)) {
       const clientCode = code === 'GRAPHQL_VALIDATION_FAILED' && VALUE_COERCION.test(formatted.message) ? 'BAD_USER_INPUT' : code;
       const { stacktrace: _ignored, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions: { ...extensions, code: clientCode } };
+      const message = TOO_MANY_TOKENS.test(formatted.message) ? `${formatted.message} Set by GRAPHQL_MAX_TOKENS.` : formatted.message;
+      return { ...formatted, message, extensions: { ...extensions, code: clientCode } };
     }
     const errorId = randomUUID();
     logger.error({ err: original, errorId, path: formatted.path }, 'unexpected error in GraphQL operation');

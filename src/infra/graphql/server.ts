@@ -1,14 +1,15 @@
-import { ApolloServer } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
-import express, { type Request } from 'express';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../../app-context.js';
+import { trustProxySetting } from '../../config/config.js';
 import { appModules } from '../../modules/index.js';
 import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
@@ -16,10 +17,11 @@ import type { Caller } from '../../modules/auth/caller.js';
 import { mountHealthRoutes } from '../http/health.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
+import { costError, documentCost, documentLimits, limitRules, webSocketRules, type DocumentLimits } from './limits.js';
 
 export interface ApiServer {
   httpServer: Server;
-  /** Starts listening; resolves with the bound port. */
+  /** Starts listening on HOST; resolves with the bound port. */
   listen(port: number): Promise<number>;
   /** Stops accepting, finishes in-flight requests, closes WebSockets. */
   stop(): Promise<void>;
@@ -32,30 +34,71 @@ export function bearerToken(header: unknown): string | undefined {
   return match?.[1];
 }
 
-/** "http://host:port" of the request, when its Host header is a plain host name. */
+/** "https://host:port" of the request (X-Forwarded-* only from a TRUST_PROXY proxy), when the host is a plain host name. */
 function requestOrigin(req: Request): string | null {
-  const host = req.get('host');
+  const host = req.host;
   return host && /^[A-Za-z0-9.:\[\]-]+$/.test(host) ? `${req.protocol}://${host}` : null;
 }
 
-const unauthenticated = () =>
-  new GraphQLError('A valid API key is required: send "Authorization: Bearer <key>"', {
-    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-  });
+const UNAUTHENTICATED_MESSAGE = 'A valid API key is required: send "Authorization: Bearer <key>"';
 
 /** Roles that may open a WebSocket (subscriptions are for dashboards). */
 const WEBSOCKET_ROLES = new Set([ApiKeyRole.ADMIN, ApiKeyRole.VIEWER]);
 
+/** WebSocket close codes besides graphql-ws's own. */
+const CLOSE_FORBIDDEN = 4403;
+const CLOSE_TOO_MANY = 4429;
+const REVOCATION_SWEEP_MS = 4000;
+
+/**
+ * Refuses a request before its body is read: the socket is closed after the answer, so a client
+ * streaming a body it may not send holds nothing.
+ */
+function refuse(res: Response, status: number, code: string, message: string): void {
+  res.set('Connection', 'close');
+  res.status(status).json({ errors: [{ message, extensions: { code } }] });
+}
+
+type SocketExtra = { caller?: Caller; secret?: string };
+
 /** The API process's HTTP server: GraphQL over HTTP and WebSocket on one port, health, metrics. */
 export async function createApiServer(app: AppContext, schema: GraphQLSchema): Promise<ApiServer> {
+  const { config } = app;
   const keys = app.get(ApiKeyService);
+  const limits = documentLimits(config);
   const expressApp = express();
   expressApp.disable('x-powered-by');
-  const httpServer = createServer(expressApp);
-  // A 1 GiB code file over a slow link takes longer than Node's default 300 s; headers stay bounded by headersTimeout.
-  httpServer.requestTimeout = 60 * 60 * 1000;
+  expressApp.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
+  const httpServer = createServer(
+    {
+      // Slow or oversized headers are cut off; the key is checked as soon as they are in.
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      maxHeaderSize: 16 * 1024,
+      keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      // The hard cap is the upload's: a 1 GiB code file over a slow link takes long. Every other
+      // request gets HTTP_REQUEST_TIMEOUT_MS for its body (bodyDeadline below).
+      requestTimeout: Math.max(config.UPLOAD_TIMEOUT_SECONDS * 1000, config.HTTP_HEADERS_TIMEOUT_MS + 1),
+      connectionsCheckingInterval: 1000,
+    },
+    expressApp,
+  );
+  httpServer.maxConnections = config.MAX_CONNECTIONS;
 
-  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
+  const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.WS_MAX_PAYLOAD_BYTES });
+  const socketsByKey = new Map<string, Set<WebSocket>>();
+  const stopListening = keys.onRevoked((keyId) => {
+    for (const socket of socketsByKey.get(keyId) ?? []) socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key was revoked');
+  });
+  // Revocations arrive by pub/sub at once; should a message be lost (Redis restarting), this
+  // sweep still ends the key's sockets within REVOCATION_SWEEP_MS.
+  const revocationSweep = setInterval(() => {
+    if (socketsByKey.size === 0) return;
+    keys.revokedAmong([...socketsByKey.keys()]).then(
+      (revoked) => revoked.forEach((keyId) => keys.noticeRevoked(keyId)),
+      (error: unknown) => app.logger.warn({ err: error }, 'revoked key sweep failed'),
+    );
+  }, REVOCATION_SWEEP_MS).unref();
+
   // Errors over the WebSocket go through the same formatter as over HTTP (contract codes, no internals).
   const formatError = createErrorFormatter(app.logger);
   const formatErrors = (errors: readonly GraphQLError[], defaultCode?: string) =>
@@ -64,35 +107,89 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       const code = formatted.extensions?.code ?? defaultCode;
       return formatError(code ? { ...formatted, extensions: { ...formatted.extensions, code } } : formatted, error);
     });
-  const wsCleanup = useServer<Record<string, unknown>, { caller?: Caller }>(
+  const wsRules = [...specifiedRules, ...webSocketRules(limits)];
+  const wsCleanup = useServer<Record<string, unknown>, SocketExtra>(
     {
       schema,
+      connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
+      parse: (source) => parse(source, { maxTokens: limits.maxTokens }),
+      validate: (validationSchema, document) => validate(validationSchema, document, wsRules),
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => formatErrors(errors, 'GRAPHQL_VALIDATION_FAILED'),
       context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null, requestOrigin: null }),
       onConnect: async (ctx) => {
-        const caller = await keys.authenticate(bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization));
+        const secret = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
+        const caller = await keys.authenticate(secret);
+        const socket = ctx.extra.socket;
         if (!caller) {
-          ctx.extra.socket.close(4401, 'Unauthorized: send { "authorization": "Bearer <key>" } as connectionParams');
+          socket.close(4401, 'Unauthorized: send { "authorization": "Bearer <key>" } as connectionParams');
           return false;
         }
         if (!WEBSOCKET_ROLES.has(caller.role)) return false; // 4403 Forbidden
-        (ctx.extra as { caller?: Caller }).caller = caller;
+        // Gone while the key was looked up: nothing to count.
+        if (socket.readyState !== socket.OPEN) return false;
+        let sockets = socketsByKey.get(caller.keyId);
+        if (!sockets) socketsByKey.set(caller.keyId, (sockets = new Set()));
+        if (sockets.size >= config.WS_MAX_SOCKETS_PER_KEY) {
+          socket.close(CLOSE_TOO_MANY, `Too many WebSockets for this API key (WS_MAX_SOCKETS_PER_KEY=${config.WS_MAX_SOCKETS_PER_KEY})`);
+          return false;
+        }
+        sockets.add(socket);
+        socket.once('close', () => {
+          sockets.delete(socket);
+          if (sockets.size === 0 && socketsByKey.get(caller.keyId) === sockets) socketsByKey.delete(caller.keyId);
+        });
+        ctx.extra.caller = caller;
+        ctx.extra.secret = secret;
         return true;
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        // Counted before the first await: operations sent together each see the ones before them.
+        if (Object.keys(ctx.subscriptions).length > config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return [
+            new GraphQLError(`At most ${config.WS_MAX_SUBSCRIPTIONS_PER_SOCKET} operations may run on one WebSocket (WS_MAX_SUBSCRIPTIONS_PER_SOCKET)`, {
+              extensions: { code: 'RATE_LIMITED' },
+            }),
+          ];
+        }
+        // Every operation checks the key again: a revoked key (or one whose role changed) gets no answer.
+        const caller = await keys.authenticate(ctx.extra.secret);
+        if (!caller || !WEBSOCKET_ROLES.has(caller.role)) {
+          ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key is no longer valid');
+          return [new GraphQLError('This API key is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];
+        }
+        ctx.extra.caller = caller;
+        return webSocketCostErrors(schema, limits, payload);
       },
     },
     wsServer,
   );
 
+  const costPlugin: ApolloServerPlugin<GraphQLContext> = {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ request, document, operationName }) {
+          const error = costError(documentCost(schema, document, request.variables, operationName), limits);
+          if (error) throw error;
+        },
+      };
+    },
+  };
+
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     csrfPrevention: true,
+    introspection: limits.introspection,
+    validationRules: limitRules(limits),
+    parseOptions: { maxTokens: limits.maxTokens },
+    hideSchemaDetailsFromClientErrors: true,
     formatError: createErrorFormatter(app.logger),
     includeStacktraceInErrorResponses: false,
     // Shutdown is ordered by the process (src/app.ts), not by Apollo's own signal handlers.
     stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      costPlugin,
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
   });
@@ -113,18 +210,30 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   for (const module of appModules) module.httpRoutes?.(router, app);
   expressApp.use(router);
 
+  /** The key, before any of the body is read; multipart (uploads) only for keys that may upload. */
+  const authenticateFirst = async (req: Request, res: Response, next: NextFunction) => {
+    const caller = await keys.authenticate(bearerToken(req.headers.authorization));
+    // No operation, introspection included, answers without a valid key.
+    if (!caller) return refuse(res, 401, 'UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE);
+    const upload = typeof req.is('multipart/form-data') === 'string';
+    if (upload && caller.role !== ApiKeyRole.ADMIN) return refuse(res, 403, 'FORBIDDEN', `Uploads need a key with role ADMIN; this key has role ${caller.role}`);
+    if (!upload) bodyDeadline(req, config.HTTP_REQUEST_TIMEOUT_MS);
+    res.locals.caller = caller;
+    next();
+  };
+
   expressApp.use(
     '/graphql',
+    authenticateFirst,
     // The parser refuses a file that reaches maxFileSize; the upload service enforces the exact limit itself.
-    graphqlUploadExpress({ maxFileSize: app.config.MAX_UPLOAD_BYTES + 1, maxFiles: 1 }),
+    graphqlUploadExpress({ maxFileSize: config.MAX_UPLOAD_BYTES + 1, maxFiles: 1 }),
     express.json({ limit: '2mb' }),
     expressMiddleware(apollo, {
-      context: async ({ req }: { req: Request }): Promise<GraphQLContext> => {
-        const caller = await keys.authenticate(bearerToken(req.headers.authorization));
-        // No operation, introspection included, answers without a valid key.
-        if (!caller) throw unauthenticated();
-        return { app, caller, requestOrigin: requestOrigin(req) };
-      },
+      context: async ({ req, res }: { req: Request; res: Response }): Promise<GraphQLContext> => ({
+        app,
+        caller: res.locals.caller as Caller,
+        requestOrigin: requestOrigin(req),
+      }),
     }),
   );
 
@@ -133,11 +242,34 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     listen: (port) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
+        httpServer.listen(port, config.HOST, () => resolve((httpServer.address() as AddressInfo).port));
       }),
     stop: async () => {
+      stopListening();
+      clearInterval(revocationSweep);
       await apollo.stop();
       wsServer.close();
     },
   };
+}
+
+/** A request that is not an upload must have sent its whole body within `ms`, or its connection is closed. */
+function bodyDeadline(req: Request, ms: number): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => req.socket.destroy(), ms).unref();
+  const clear = () => clearTimeout(timer);
+  req.once('end', clear);
+  req.once('close', clear);
+}
+
+/** The cost limit over WebSocket (the variables are in the message, so it is checked here). */
+function webSocketCostErrors(schema: GraphQLSchema, limits: DocumentLimits, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) {
+  let document;
+  try {
+    document = parse(payload.query, { maxTokens: limits.maxTokens });
+  } catch (error) {
+    return [error instanceof GraphQLError ? error : new GraphQLError('The document could not be parsed')];
+  }
+  const error = costError(documentCost(schema, document, payload.variables ?? undefined, payload.operationName), limits);
+  return error ? [error] : undefined;
 }

@@ -1,26 +1,52 @@
 import type { Router } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../app-context.js';
 
-const withTimeout = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms))]);
+/** The check's answer, or a rejection after `ms`; the timer goes with the answer. */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
-/** /health/live answers while the process runs; /health/ready only while MySQL and Redis answer. */
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * /health/live answers while the process runs; /health/ready only while MySQL and Redis answer
+ * (naming the part that does not, never the driver's words: those go to the log); /metrics, with
+ * METRICS_TOKEN set, only to `Authorization: Bearer <METRICS_TOKEN>`.
+ */
 export function mountHealthRoutes(router: Router, app: AppContext): void {
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });
 
   router.get('/health/ready', async (_req, res) => {
+    const parts = ['mysql', 'redis'] as const;
     const checks = await Promise.allSettled([
       withTimeout(app.dataSource.query('SELECT 1'), 2000, 'MySQL'),
       withTimeout(app.redis.ping(), 2000, 'Redis'),
     ]);
-    const [mysql, redis] = checks.map((check) => (check.status === 'fulfilled' ? 'ok' : check.reason instanceof Error ? check.reason.message : 'unavailable'));
+    const [mysql, redis] = checks.map((check, index) => {
+      if (check.status === 'fulfilled') return 'ok';
+      app.logger.warn({ err: check.reason, part: parts[index] }, 'readiness check failed');
+      return 'unavailable';
+    });
     const ready = mysql === 'ok' && redis === 'ok';
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable', mysql, redis });
   });
 
-  router.get('/metrics', async (_req, res) => {
+  const metricsToken = app.config.METRICS_TOKEN ? digest(app.config.METRICS_TOKEN) : null;
+  router.get('/metrics', async (req, res) => {
+    if (metricsToken) {
+      const sent = /^\s*Bearer\s+(\S+)\s*$/i.exec(req.get('authorization') ?? '')?.[1];
+      if (!sent || !timingSafeEqual(digest(sent), metricsToken)) {
+        res.status(401).set('WWW-Authenticate', 'Bearer').json({ error: 'send "Authorization: Bearer <METRICS_TOKEN>"' });
+        return;
+      }
+    }
     res.set('Content-Type', app.metrics.registry.contentType);
     res.send(await app.metrics.registry.metrics());
   });

@@ -26,6 +26,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly apiKeyLookups = new Counter({
+    name: 'api_key_lookups_total',
+    help: 'API key secrets looked up in the database (cache misses)',
+    registers: [this.registry],
+  });
+
   readonly claims = new Counter({
     name: 'coupon_claims_total',
     help: 'claimCoupon results: assigned, reused, or the error code',

@@ -20,6 +20,15 @@ export class ApiKey {
   @Column({ name: 'key_hash', type: 'char', length: 64 })
   keyHash!: string;
 
+  @Field(() => [ID], { description: 'CLIENT keys: the campaigns it may claim and redeem in; empty = all.' })
+  @Column({
+    name: 'campaign_ids',
+    type: 'text',
+    nullable: true,
+    transformer: { to: (ids: string[] | undefined) => JSON.stringify(ids ?? []), from: (text: string | null) => (text ? (JSON.parse(text) as string[]) : []) },
+  })
+  campaignIds!: string[];
+
   @Field(() => Date)
   @CreateDateColumn({ name: 'created_at', type: 'datetime', precision: 3 })
   createdAt!: Date;

@@ -17,9 +17,11 @@ export class ApiKeyResolver {
   createApiKey(
     @Arg('name', () => String) name: string,
     @Arg('role', () => ApiKeyRole) role: ApiKeyRole,
+    @Arg('campaignIds', () => [ID], { nullable: true, description: 'CLIENT keys: the only campaigns it may claim and redeem in; omitted or empty = all.' })
+    campaignIds: string[] | null,
     @Ctx() { app }: GraphQLContext,
   ): Promise<CreatedApiKey> {
-    return app.get(ApiKeyService).create(name, role);
+    return app.get(ApiKeyService).create(name, role, campaignIds);
   }
 
   @Authorized(...Allow.MANAGE)

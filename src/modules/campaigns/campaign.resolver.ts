@@ -1,9 +1,11 @@
-import { Arg, Authorized, Ctx, FieldResolver, ID, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import { BatchLoader, requestLoader } from '../../common/request-loader.js';
 import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList } from '../lists/coupon-list.entity.js';
 import { Campaign, CampaignStatus, CreateCampaignInput } from './campaign.entity.js';
-import { CampaignService } from './campaign.service.js';
+import { CampaignService, DEFAULT_CAMPAIGN_PAGE, MAX_CAMPAIGN_PAGE } from './campaign.service.js';
 
 @Resolver(() => Campaign)
 export class CampaignResolver {
@@ -14,9 +16,17 @@ export class CampaignResolver {
   }
 
   @Authorized(...Allow.READ_CATALOG)
-  @Query(() => [Campaign], { description: 'Campaigns, newest first.' })
-  campaigns(@Arg('status', () => CampaignStatus, { nullable: true }) status: CampaignStatus | null, @Ctx() { app }: GraphQLContext): Promise<Campaign[]> {
-    return app.get(CampaignService).list(status);
+  @Query(() => [Campaign], {
+    description: `Campaigns, newest first, in pages of \`first\` (1 to ${MAX_CAMPAIGN_PAGE}); for the next page pass the id of the last campaign received as \`after\`.`,
+    complexity: pagedFieldCost(DEFAULT_CAMPAIGN_PAGE, MAX_CAMPAIGN_PAGE),
+  })
+  campaigns(
+    @Arg('status', () => CampaignStatus, { nullable: true }) status: CampaignStatus | null,
+    @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_CAMPAIGN_PAGE, description: `Page size, 1 to ${MAX_CAMPAIGN_PAGE}.` }) first: number | null,
+    @Arg('after', () => ID, { nullable: true, description: 'The id of the last campaign of the previous page.' }) after: string | null,
+    @Ctx() { app }: GraphQLContext,
+  ): Promise<Campaign[]> {
+    return app.get(CampaignService).list(status, first ?? DEFAULT_CAMPAIGN_PAGE, after);
   }
 
   @Authorized(...Allow.MANAGE)
@@ -32,7 +42,9 @@ export class CampaignResolver {
   }
 
   @FieldResolver(() => [CouponList], { description: 'The lists in their order.' })
-  lists(@Root() campaign: Campaign, @Ctx() { app }: GraphQLContext): Promise<CouponList[]> {
-    return app.get(CampaignService).listsOf(campaign.id);
+  lists(@Root() campaign: Campaign, @Ctx() context: GraphQLContext): Promise<CouponList[]> {
+    const service = context.app.get(CampaignService);
+    // The lists of every campaign in the response in one query.
+    return requestLoader(context, 'campaign-lists', () => new BatchLoader<string, CouponList[]>((ids) => service.listsOfMany(ids), () => [])).load(campaign.id);
   }
 }

@@ -1,4 +1,4 @@
-import { In } from 'typeorm';
+import { In, LessThan } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError } from '../../common/errors.js';
 import { isRowId, requireRowId } from '../../common/ids.js';
@@ -9,6 +9,8 @@ import { Campaign, CampaignList, CampaignStatus, FinishReason, type CreateCampai
 import { CampaignStatusChanged } from './campaign.events.js';
 
 const MAX_LISTS_PER_CAMPAIGN = 100;
+export const DEFAULT_CAMPAIGN_PAGE = 100;
+export const MAX_CAMPAIGN_PAGE = 500;
 
 /** SQL: a list row `l` that can still hand out a code now. */
 export const LIST_CAN_SERVE_SQL = 'l.total_codes > l.assigned_codes AND (l.expires_at IS NULL OR l.expires_at > UTC_TIMESTAMP(3))';
@@ -27,19 +29,38 @@ export class CampaignService {
     return campaign;
   }
 
-  list(status?: CampaignStatus | null): Promise<Campaign[]> {
-    return this.app.dataSource.getRepository(Campaign).find({ where: status ? { status } : {}, order: { id: 'DESC' } });
+  /** A page of campaigns, newest first, after the campaign `after` (the last of the previous page). */
+  list(status: CampaignStatus | null | undefined, first = DEFAULT_CAMPAIGN_PAGE, after: string | null = null): Promise<Campaign[]> {
+    if (!Number.isInteger(first) || first < 1 || first > MAX_CAMPAIGN_PAGE) throw new BadUserInputError('first', `must be between 1 and ${MAX_CAMPAIGN_PAGE}`);
+    const before = after === null ? null : requireRowId('after', after);
+    return this.app.dataSource.getRepository(Campaign).find({
+      where: { ...(status ? { status } : {}), ...(before ? { id: LessThan(before) } : {}) },
+      order: { id: 'DESC' },
+      take: first,
+    });
   }
 
-  /** The campaign's lists in their order. */
-  async listsOf(campaignId: string): Promise<CouponList[]> {
-    return this.app.dataSource
+  /** The lists of each campaign, in their order, in one query. */
+  async listsOfMany(campaignIds: string[]): Promise<Map<string, CouponList[]>> {
+    const { entities, raw } = await this.app.dataSource
       .getRepository(CouponList)
       .createQueryBuilder('list')
       .innerJoin(CampaignList, 'link', 'link.list_id = list.id')
-      .where('link.campaign_id = :campaignId', { campaignId })
-      .orderBy('link.position', 'ASC')
-      .getMany();
+      .addSelect('link.campaign_id', 'link_campaign_id')
+      .where('link.campaign_id IN (:...campaignIds)', { campaignIds })
+      .orderBy('link.campaign_id')
+      .addOrderBy('link.position', 'ASC')
+      .getRawAndEntities();
+    // Entities come once per list; the raw rows once per (campaign, list) link, in order.
+    const listsById = new Map(entities.map((list) => [String(list.id), list]));
+    const byCampaign = new Map<string, CouponList[]>();
+    for (const row of raw as Array<{ link_campaign_id: string | number; list_id: string | number }>) {
+      const list = listsById.get(String(row.list_id));
+      if (!list) continue;
+      const campaignId = String(row.link_campaign_id);
+      byCampaign.set(campaignId, [...(byCampaign.get(campaignId) ?? []), list]);
+    }
+    return byCampaign;
   }
 
   async create(input: CreateCampaignInput): Promise<Campaign> {

@@ -3,6 +3,7 @@ import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, DomainError, RateLimitedError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import type { Caller } from '../auth/caller.js';
+import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import { ClaimDatabase } from './claim-database.js';
 import { runClaimBatch, type ClaimOutcome, type ValidClaim } from './claim-batch.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
@@ -88,8 +89,12 @@ export class ClaimService {
     this.reusedCounter = app.metrics.claims.labels('reused');
   }
 
-  /** claimCoupon: the caller's rate limit, then the claim. */
+  /**
+   * claimCoupon: the key's campaign scopes, its rate limit (one point per claim, so aliased
+   * claims in one request count one each), then the claim.
+   */
   async claimAs(caller: Caller, request: ClaimRequest): Promise<CouponAssignment> {
+    assertCampaignAllowed(caller, request.campaignId);
     if (this.app.config.CLAIM_RATE_LIMIT > 0) await this.consumeRateLimit(caller.keyId);
     return this.claim(request);
   }

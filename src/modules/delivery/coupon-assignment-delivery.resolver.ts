@@ -4,7 +4,7 @@ import { Allow } from '../auth/api-key-role.js';
 import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
 import { Delivery } from './delivery.entity.js';
 import { DeliveryServices } from './delivery-services.js';
-import { BatchLoader, requestLoader } from './request-loader.js';
+import { BatchLoader, requestLoader } from '../../common/request-loader.js';
 
 @Resolver(() => CouponAssignment)
 export class CouponAssignmentDeliveryResolver {

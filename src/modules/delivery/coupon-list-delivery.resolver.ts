@@ -4,7 +4,7 @@ import { Allow } from '../auth/api-key-role.js';
 import { CouponList } from '../lists/coupon-list.entity.js';
 import { DeliverySettings } from './list-delivery-settings.entity.js';
 import { DeliveryServices } from './delivery-services.js';
-import { BatchLoader, requestLoader } from './request-loader.js';
+import { BatchLoader, requestLoader } from '../../common/request-loader.js';
 
 @Resolver(() => CouponList)
 export class CouponListDeliveryResolver {

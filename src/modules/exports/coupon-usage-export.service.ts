@@ -2,10 +2,11 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import mysql from 'mysql2';
 import type { AppContext } from '../../app-context.js';
-import { BadUserInputError, NotFoundError } from '../../common/errors.js';
+import { BadUserInputError, NotFoundError, RateLimitedError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { requireDate } from '../../common/validation.js';
 import { parseDatabaseUrl } from '../../infra/db/database-url.js';
+import type { Tx } from '../../infra/db/transaction.js';
 import { ApiKeyRole } from '../auth/api-key-role.js';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import type { Caller } from '../auth/caller.js';
@@ -40,6 +41,9 @@ export type DownloadOutcome =
 const STUCK_AFTER_MS = 10 * 60_000;
 /** Half-written files older than this belong to attempts that died. */
 const ABANDONED_AFTER_MS = 24 * 3600_000;
+/** Exports one key may have queued or running at once. */
+export const MAX_ACTIVE_EXPORTS_PER_KEY = 5;
+const EXPORT_SLOT_RETRY_MS = 10_000;
 const READ_ROLES = new Set<ApiKeyRole>([ApiKeyRole.ADMIN, ApiKeyRole.VIEWER]);
 
 type Connection = mysql.Connection;
@@ -87,12 +91,18 @@ export class CouponUsageExportService {
       if (campaign.list_id === null) throw new BadUserInputError('campaignId', `campaign ${campaignId} does not hand out codes from list ${listId}`);
     }
 
-    const inserted = await this.app.dataSource.query(
-      `INSERT INTO coupon_usage_exports (list_id, campaign_id, assigned_from, assigned_to, status, requested_by, created_at)
-       VALUES (?, ?, ?, ?, 'QUEUED', ?, UTC_TIMESTAMP(3))`,
-      [listId, campaignId, from, to, caller?.keyId ?? null],
+    const exportId = await this.app.transaction(
+      async (tx) => {
+        if (caller) await this.holdExportSlot(tx, caller.keyId);
+        const inserted = await tx.query(
+          `INSERT INTO coupon_usage_exports (list_id, campaign_id, assigned_from, assigned_to, status, requested_by, created_at)
+           VALUES (?, ?, ?, ?, 'QUEUED', ?, UTC_TIMESTAMP(3))`,
+          [listId, campaignId, from, to, caller?.keyId ?? null],
+        );
+        return String(inserted.insertId);
+      },
+      { isolation: 'REPEATABLE READ' },
     );
-    const exportId = String(inserted.insertId);
     // Read before the job exists: the answer is the export as requested (QUEUED), not a worker's later state.
     const requested = (await this.findById(exportId))!;
     try {
@@ -103,6 +113,25 @@ export class CouponUsageExportService {
     }
     this.app.logger.info({ exportId, listId, campaignId, from, to }, 'usage export requested');
     return requested;
+  }
+
+  /**
+   * At most MAX_ACTIVE_EXPORTS_PER_KEY exports of one key queued or running. The locking read
+   * holds the key's range of the (requested_by, status) index until commit, so two requests
+   * cannot both see a free slot: the second waits (or deadlocks and is retried) and then counts
+   * the first.
+   */
+  private async holdExportSlot(tx: Tx, keyId: string): Promise<void> {
+    const active: unknown[] = await tx.query(
+      "SELECT id FROM coupon_usage_exports WHERE requested_by = ? AND status IN ('QUEUED', 'PROCESSING') FOR UPDATE",
+      [keyId],
+    );
+    if (active.length >= MAX_ACTIVE_EXPORTS_PER_KEY) {
+      throw new RateLimitedError(
+        EXPORT_SLOT_RETRY_MS,
+        `This API key has ${active.length} exports queued or running, the most allowed (${MAX_ACTIVE_EXPORTS_PER_KEY}); request more once one has finished`,
+      );
+    }
   }
 
   private enqueue(exportId: string) {

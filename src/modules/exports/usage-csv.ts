@@ -3,24 +3,26 @@ import { Writable } from 'node:stream';
 /**
  * The usage CSV: RFC 4180 with CRLF line ends, UTF-8 without a byte-order mark.
  *
- * Values are written exactly as stored, never altered: a client comparing the file row by row
- * with what it was handed must find the same strings. That includes values starting with
- * `=`, `+`, `-` or `@`, which spreadsheet programs may read as formulas: open the file with
- * columns typed as text (see docs/exports-and-history.md).
+ * Values are written as stored, except that a value beginning with `=`, `+`, `-`, `@`, a tab or
+ * a carriage return gets a leading `'`: user and external ids come from clients, and a
+ * spreadsheet would run such a cell as a formula (OWASP's advice on CSV injection; see
+ * docs/exports-and-history.md).
  */
 export const USAGE_CSV_HEADER = 'external_id,user_id,coupon_code,assigned_at';
 
 const NEEDS_QUOTES = /[",\r\n]|^[ \t]|[ \t]$/;
 const QUOTE = /"/g;
+const FORMULA_START = /^[=+\-@\t\r]/;
 
 /**
- * One field. Quoted when it holds a comma, quote, CR or LF (RFC 4180), or starts or ends with
+ * One field, formula-escaped (see above). Quoted when it holds a comma, quote, CR or LF (RFC 4180), or starts or ends with
  * white space (which lenient readers would trim). A null is an empty field; an empty string is
  * `""`, so the two stay distinguishable.
  */
-export function csvField(value: string | null): string {
-  if (value === null) return '';
-  if (value === '') return '""';
+export function csvField(stored: string | null): string {
+  if (stored === null) return '';
+  if (stored === '') return '""';
+  const value = FORMULA_START.test(stored) ? `'${stored}` : stored;
   return NEEDS_QUOTES.test(value) ? `"${value.replace(QUOTE, '""')}"` : value;
 }
 

@@ -1,6 +1,7 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
 import type { GraphQLContext } from '../../infra/graphql/context.js';
-import { Allow } from '../auth/api-key-role.js';
+import { pagedFieldCost } from '../../infra/graphql/limits.js';
+import { Allow, type ApiKeyRole } from '../auth/api-key-role.js';
 import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
 import { CouponAssignmentEvent } from './coupon-assignment-event.js';
 import { historyLoader } from './history-loader.js';
@@ -14,6 +15,7 @@ export class CouponHistoryResolver {
       'A user\'s coupons, newest first, over all campaigns and lists. Pages of `first` (at most 500); for the next page pass ' +
       'the id of the last assignment received as `after`. Each is the original assignment (reused: false); the times the ' +
       'claim window handed it back are in its history.',
+    complexity: pagedFieldCost(100, 500),
   })
   userCoupons(
     @Arg('userId') userId: string,
@@ -25,9 +27,14 @@ export class CouponHistoryResolver {
   }
 
   @FieldResolver(() => [CouponAssignmentEvent], {
-    description: 'Oldest first: ASSIGNED, each REUSED, each DELIVERY attempt, and EXPIRES at the list\'s expiry.',
+    description:
+      'Oldest first: ASSIGNED, each REUSED, each DELIVERY attempt, and EXPIRES at the list\'s expiry. ' +
+      'httpStatus and error of DELIVERY entries only for ADMIN and VIEWER keys.',
   })
-  history(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<CouponAssignmentEvent[]> {
-    return historyLoader(context).load(assignment);
+  async history(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<CouponAssignmentEvent[]> {
+    const events = await historyLoader(context).load(assignment);
+    // Delivery internals (the gateway's status and error text) are for dashboards and admins, not widget backends.
+    if (context.caller && (Allow.READ_ALL as readonly ApiKeyRole[]).includes(context.caller.role)) return events;
+    return events.map((event) => (event.httpStatus === null && event.error === null ? event : Object.assign(new CouponAssignmentEvent(), event, { httpStatus: null, error: null })));
   }
 }

@@ -1,5 +1,6 @@
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
 import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList, CouponListPage, CouponListStatus } from './coupon-list.entity.js';
 import { CreateCouponListInput, UpdateCouponListInput } from './coupon-list.inputs.js';
@@ -8,7 +9,7 @@ import { CouponListService } from './coupon-list.service.js';
 @Resolver(() => CouponList)
 export class CouponListResolver {
   @Authorized(...Allow.READ_CATALOG)
-  @Query(() => CouponListPage, { description: 'Lists, newest first, with cursor pagination.' })
+  @Query(() => CouponListPage, { description: 'Lists, newest first, with cursor pagination.', complexity: pagedFieldCost(50, 500) })
   couponLists(
     @Arg('first', () => Int, { nullable: true, defaultValue: 50, description: 'Page size, 1-500.' }) first: number | null,
     @Arg('after', () => String, { nullable: true }) after: string | null,

@@ -1,6 +1,7 @@
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
 import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CodeUpload, UploadMode, type CodeUploadView } from './code-upload.entity.js';
 import { CodeUploadService } from './code-upload.service.js';
@@ -29,7 +30,7 @@ export class CodeUploadResolver {
   }
 
   @Authorized(...Allow.READ_ALL)
-  @Query(() => [CodeUpload], { description: "A list's uploads, newest first." })
+  @Query(() => [CodeUpload], { description: "A list's uploads, newest first.", complexity: pagedFieldCost(50, 500) })
   codeUploads(
     @Arg('listId', () => ID) listId: string,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,

@@ -25,15 +25,20 @@ export const oversizeReason = (limit: number) =>
 /** The upload was failed while its file was still arriving (e.g. given up as cut off). */
 class TransferCancelled extends Error {}
 
-const sleep = (ms: number) => new Promise<'tick'>((resolve) => setTimeout(() => resolve('tick'), ms).unref());
-
 /**
  * The API side of code uploads: checks the request, streams the file into MySQL as chunks of
  * whole lines (never holding the file in memory, never handing a local file to a worker), then
  * queues the import. Also reads uploads and follows their progress.
  */
 export class CodeUploadService {
-  constructor(private readonly app: AppContext) {}
+  private readonly polls = new Map<string, { listeners: Set<(row: CodeUpload | null) => void>; timer: NodeJS.Timeout }>();
+
+  constructor(private readonly app: AppContext) {
+    app.onShutdown(() => {
+      for (const poll of this.polls.values()) clearInterval(poll.timer);
+      this.polls.clear();
+    });
+  }
 
   async findById(id: string): Promise<CodeUpload | null> {
     if (!isRowId(id)) return null;
@@ -192,11 +197,48 @@ export class CodeUploadService {
   }
 
   /**
+   * Calls `listener` with the upload's row once per poll interval. However many subscribers
+   * follow one upload in this process, one timer reads it; the timer stops with the last.
+   */
+  private onPoll(uploadId: string, listener: (row: CodeUpload | null) => void): () => void {
+    let poll = this.polls.get(uploadId);
+    if (!poll) {
+      const listeners = new Set<(row: CodeUpload | null) => void>();
+      const timer = setInterval(() => {
+        this.findById(uploadId).then(
+          (row) => listeners.forEach((notify) => notify(row)),
+          (error: unknown) => this.app.logger.warn({ err: error, uploadId }, 'code upload progress poll failed'),
+        );
+      }, POLL_INTERVAL_MS).unref();
+      poll = { listeners, timer };
+      this.polls.set(uploadId, poll);
+    }
+    const current = poll;
+    current.listeners.add(listener);
+    return () => {
+      current.listeners.delete(listener);
+      if (current.listeners.size > 0) return;
+      clearInterval(current.timer);
+      if (this.polls.get(uploadId) === current) this.polls.delete(uploadId);
+    };
+  }
+
+  /**
    * The upload now, then whenever a worker reports progress (any process, through Redis), and
-   * at least once a second from the database while it runs; ends after COMPLETED or FAILED.
+   * at least once a second from the database (the shared poll) while it runs; ends after
+   * COMPLETED or FAILED.
    */
   private async *watch(upload: CodeUpload): AsyncGenerator<CodeUploadView> {
     const updates = this.app.pubSub.subscribe(uploadProgressTopic(upload.id))[Symbol.asyncIterator]();
+    let polled!: Promise<{ polled: CodeUpload | null }>;
+    let resolvePolled: (value: { polled: CodeUpload | null }) => void = () => undefined;
+    const nextPoll = () => (polled = new Promise((resolve) => (resolvePolled = resolve)));
+    nextPoll();
+    const stopPolling = this.onPoll(upload.id, (row) => {
+      const resolve = resolvePolled;
+      nextPoll();
+      resolve({ polled: row });
+    });
     try {
       // Listening starts before the first read, so no report after that read is missed.
       let pending = updates.next();
@@ -204,11 +246,10 @@ export class CodeUploadService {
       let current = viewOf(first);
       yield current;
       while (!isFinished(current)) {
-        const winner = await Promise.race([pending, sleep(POLL_INTERVAL_MS)]);
+        const winner = await Promise.race([pending, polled]);
         let next: CodeUploadView | null;
-        if (winner === 'tick') {
-          const fresh = await this.findById(upload.id);
-          next = fresh ? viewOf(fresh) : null;
+        if ('polled' in winner) {
+          next = winner.polled ? viewOf(winner.polled) : null;
         } else {
           if (winner.done) return;
           pending = updates.next();
@@ -220,6 +261,7 @@ export class CodeUploadService {
         yield current;
       }
     } finally {
+      stopPolling();
       await updates.return?.();
     }
   }
