@@ -1,0 +1,35 @@
+import { signal } from '@preact/signals';
+import { useEffect } from 'preact/hooks';
+import { subscribe } from '../api/live';
+import { LowStockAlerts, type LowStock } from '../documents/lists';
+import { formatCount } from '../format';
+import { Link } from '../router';
+
+const alerts = signal<(LowStock & { key: string })[]>([]);
+
+/** Low-stock alerts, on every page, until dismissed (the newest five). */
+export function Toasts() {
+  useEffect(
+    () =>
+      subscribe(LowStockAlerts, {}, ({ lowStockAlerts: alert }) => {
+        alerts.value = [{ ...alert, key: `${alert.listId}-${alert.at}` }, ...alerts.value.filter((a) => a.listId !== alert.listId)].slice(0, 5);
+      }),
+    [],
+  );
+  const dismiss = (key: string) => (alerts.value = alerts.value.filter((a) => a.key !== key));
+  return (
+    <div class="toasts">
+      {alerts.value.map((alert) => (
+        <div key={alert.key} class="toast" role="alert">
+          <p>
+            <strong>Low stock:</strong> <Link to={`lists/${alert.listId}`}>{alert.listName}</Link> has {formatCount(alert.availableCodes)} codes left
+            (warning limit {formatCount(alert.warningLimit)}).
+          </p>
+          <button type="button" aria-label={`Dismiss the alert about ${alert.listName}`} onClick={() => dismiss(alert.key)}>
+            ×
+          </button>
+        </div>
+      ))}
+    </div>
+  );
+}
