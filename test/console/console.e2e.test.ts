@@ -144,11 +144,6 @@ describeInBrowser('admin console in a real browser', () => {
     await page.goto(`${t.baseUrl}/console/lists/${listId}`);
     await page.getByRole('heading', { name: 'Spring sale', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'Upload codes' }).click();
-    await page.getByLabel('Code file').setInputFiles({
-      name: 'spring.txt',
-      mimeType: 'text/plain',
-      buffer: Buffer.from('SPRING-1\nSPRING-2\nEXISTING-1\nSPRING-1\nbad,line\nspace inside\n\nSPRING-3\n'),
-    });
     expect(await page.getByRole('radio', { name: 'Append' }).isChecked()).toBe(true);
     // Record every progress bar shown, however briefly.
     await page.evaluate(() => {
@@ -157,7 +152,12 @@ describeInBrowser('admin console in a real browser', () => {
         for (const bar of document.querySelectorAll('progress, [role="progressbar"]')) if (!seen.includes(bar.id)) seen.push(bar.id);
       }).observe(document.body, { subtree: true, childList: true });
     });
-    await page.getByRole('button', { name: 'Start upload' }).click();
+    // Choosing the file starts the upload.
+    await page.getByLabel('Code file').setInputFiles({
+      name: 'spring.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('SPRING-1\nSPRING-2\nEXISTING-1\nSPRING-1\nbad,line\nspace inside\n\nSPRING-3\n'),
+    });
     const counts = page.locator('dl.counts');
     await counts.waitFor({ timeout: 30_000 });
     expect(await page.evaluate(() => (window as unknown as { progressSeen: string[] }).progressSeen)).toContain('upload-bytes');
@@ -175,7 +175,6 @@ describeInBrowser('admin console in a real browser', () => {
     // Replace asks first, saying how many unassigned codes go.
     await page.getByRole('radio', { name: 'Replace' }).check();
     await page.getByLabel('Code file').setInputFiles({ name: 'new.txt', mimeType: 'text/plain', buffer: Buffer.from('NEW-1\n') });
-    await page.getByRole('button', { name: 'Start upload' }).click();
     const confirm = page.getByRole('dialog', { name: 'Replace the codes?' });
     await waitForText(confirm.getByRole('paragraph'), /removes the 4 unassigned codes/);
     await confirm.getByRole('button', { name: 'Cancel' }).click();

@@ -22,8 +22,8 @@ export function Toasts() {
       {alerts.value.map((alert) => (
         <div key={alert.key} class="toast" role="alert">
           <p>
-            <strong>Low stock:</strong> <Link to={`lists/${alert.listId}`}>{alert.listName}</Link> has {formatCount(alert.availableCodes)} codes left
-            (warning limit {formatCount(alert.warningLimit)}).
+            <strong>Low stock:</strong> {alert.listName} has {formatCount(alert.availableCodes)} codes left (warning limit {formatCount(alert.warningLimit)}).{' '}
+            <Link to={`lists/${alert.listId}`}>Open the list</Link>
           </p>
           <button type="button" aria-label={`Dismiss the alert about ${alert.listName}`} onClick={() => dismiss(alert.key)}>
             ×

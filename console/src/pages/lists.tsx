@@ -10,7 +10,7 @@ import { Link } from '../router';
 import { canEdit } from '../session';
 import { ListForm } from './list-form';
 
-const PAGE_SIZE = 25;
+const PAGE_SIZE = 50;
 
 /** One row; it reads its own live figures, so an update re-renders only that row. */
 function ListRowView(props: { list: ListRow; stock: Signal<Stock | null> }) {

@@ -58,14 +58,13 @@ export function UploadPanel(props: { list: ListDetail; onFinished: () => void })
     };
   }, [importingId]);
 
-  const start = async () => {
-    if (!file) return;
+  const start = async (toSend: File) => {
     setConfirming(false);
-    setPhase({ kind: 'sending', sent: 0, total: file.size });
+    setPhase({ kind: 'sending', sent: 0, total: toSend.size });
     try {
       const [estimatedLines, result] = await Promise.all([
-        estimateLines(file).catch(() => null),
-        upload(UploadCodes, { listId: props.list.id, file, mode }, (sent, total) => setPhase({ kind: 'sending', sent, total })),
+        estimateLines(toSend).catch(() => null),
+        upload(UploadCodes, { listId: props.list.id, file: toSend, mode }, (sent, total) => setPhase({ kind: 'sending', sent, total })),
       ]);
       const received = result.uploadCouponCodes;
       if (finished(received)) {
@@ -77,12 +76,15 @@ export function UploadPanel(props: { list: ListDetail; onFinished: () => void })
     }
   };
 
+  /** Choosing (or dropping) a file starts the upload; Replace asks first. */
   const choose = (chosen: File | null | undefined) => {
     setFileError(null);
-    if (!chosen) return setFile(null);
-    if (!/\.txt$/i.test(chosen.name)) setFileError('The file should be a .txt file with one code per line.');
+    if (!chosen || running) return;
+    if (!/\.txt$/i.test(chosen.name)) setFileError('The file should be a .txt file with one code per line; uploading it anyway.');
     setFile(chosen);
     setPhase({ kind: 'idle' });
+    if (mode === 'REPLACE') setConfirming(true);
+    else void start(chosen);
   };
 
   if (!open) {
@@ -97,13 +99,17 @@ export function UploadPanel(props: { list: ListDetail; onFinished: () => void })
       <button type="button" class="primary" aria-expanded="true" onClick={() => setOpen(false)} disabled={running}>
         Upload codes
       </button>
-      <form
-        onSubmit={(event) => {
-          event.preventDefault();
-          if (mode === 'REPLACE') setConfirming(true);
-          else void start();
-        }}
-      >
+      <form onSubmit={(event) => event.preventDefault()}>
+        <fieldset disabled={running}>
+          <legend>How to load the file</legend>
+          <label>
+            <input type="radio" name="upload-mode" value="APPEND" checked={mode === 'APPEND'} onChange={() => setMode('APPEND')} /> Append
+          </label>
+          <label>
+            <input type="radio" name="upload-mode" value="REPLACE" checked={mode === 'REPLACE'} onChange={() => setMode('REPLACE')} /> Replace
+          </label>
+          <small>Replace removes the codes not handed out yet; assigned codes stay assigned.</small>
+        </fieldset>
         <div
           class={`drop-zone${dragging ? ' dragging' : ''}`}
           onDragOver={(event) => {
@@ -118,28 +124,26 @@ export function UploadPanel(props: { list: ListDetail; onFinished: () => void })
           }}
         >
           <label for="code-file">Code file</label>
-          <input id="code-file" type="file" accept=".txt,text/plain" disabled={running} onChange={(event) => choose(event.currentTarget.files?.[0])} aria-describedby="code-file-hint" />
-          <small id="code-file-hint">A .txt file, one code per line; or drop it here.</small>
+          <input
+            id="code-file"
+            type="file"
+            accept=".txt,text/plain"
+            disabled={running}
+            aria-describedby="code-file-hint"
+            onChange={(event) => {
+              choose(event.currentTarget.files?.[0]);
+              // The same file can be chosen again for the next upload.
+              event.currentTarget.value = '';
+            }}
+          />
+          <small id="code-file-hint">A .txt file, one code per line, or drop it here: the upload starts at once.</small>
           {file && (
             <p>
-              Chosen: <strong>{file.name}</strong> ({formatCount(file.size)} bytes)
+              File: <strong>{file.name}</strong> ({formatCount(file.size)} bytes)
             </p>
           )}
           {fileError && <small class="field-error">{fileError}</small>}
         </div>
-        <fieldset disabled={running}>
-          <legend>How to load it</legend>
-          <label>
-            <input type="radio" name="upload-mode" value="APPEND" checked={mode === 'APPEND'} onChange={() => setMode('APPEND')} /> Append
-          </label>
-          <label>
-            <input type="radio" name="upload-mode" value="REPLACE" checked={mode === 'REPLACE'} onChange={() => setMode('REPLACE')} /> Replace
-          </label>
-          <small>Replace removes the codes not handed out yet; assigned codes stay assigned.</small>
-        </fieldset>
-        <button type="submit" class="primary" disabled={!file || running}>
-          {running ? 'Uploading…' : 'Start upload'}
-        </button>
       </form>
       {phase.kind === 'sending' && (
         <div class="progress">
@@ -174,7 +178,7 @@ export function UploadPanel(props: { list: ListDetail; onFinished: () => void })
         title="Replace the codes?"
         question={`Replace removes the ${formatCount(props.list.availableCodes)} unassigned codes of “${props.list.name}” and loads ${file?.name ?? 'the file'} instead. The ${formatCount(props.list.assignedCodes)} codes already handed out stay assigned.`}
         confirm={`Remove ${formatCount(props.list.availableCodes)} codes and replace`}
-        onConfirm={() => void start()}
+        onConfirm={() => file && void start(file)}
         onCancel={() => setConfirming(false)}
       />
     </div>
