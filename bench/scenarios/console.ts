@@ -1,8 +1,8 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page } from 'playwright-core';
-import { chromium } from 'playwright-core';
+import { findChromium, launchChromium } from '../lib/chromium.js';
 import { benchPool, seedCampaign, seedUniqueList } from '../lib/claim-load.js';
 import { BENCH_ADMIN_KEY, dropBenchDatabase, PROJECT_ROOT, report, startBenchServer } from '../lib/server.js';
 
@@ -66,7 +66,7 @@ export const scenario = {
     const jsKb = consoleJsGzipKb();
     lines.push(report('console js', { gzip_kb: jsKb, goal_kb: JS_GZIP_GOAL_KB, ratio: jsKb / JS_GZIP_GOAL_KB }));
 
-    const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium'].find((path) => path && existsSync(path));
+    const executablePath = findChromium();
     if (!executablePath) {
       lines.push('no Chromium at /usr/bin/chromium (or CHROMIUM_PATH): the page figures were not measured');
       return { passed: false, lines };
@@ -74,10 +74,7 @@ export const scenario = {
 
     const server = await startBenchServer();
     const pool = benchPool(server.databaseUrl);
-    const browser = await chromium.launch({
-      executablePath,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    const browser = await launchChromium(executablePath);
     try {
       await pool.query(`INSERT INTO coupon_lists (name, kind, alert_emails) SELECT CONCAT('bulk ', seq), 'UNIQUE', '[]' FROM seq_1_to_${OTHER_LISTS}`);
       const live: { id: string; name: string }[] = [];

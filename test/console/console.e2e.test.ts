@@ -227,6 +227,20 @@ describeInBrowser('admin console in a real browser', () => {
     await waitForText(rowOf(live).getByRole('cell').nth(1), /^Finished/);
     expect(await rowOf(live).getByRole('cell').nth(2).textContent()).toBe('Finished by hand');
 
+    // Create one from the page: name, kind and its lists in order.
+    await page.getByRole('button', { name: 'New campaign' }).click();
+    const form = page.getByRole('dialog', { name: 'New campaign' });
+    await form.getByLabel('Campaign name').fill('Wheel of spring');
+    await form.getByLabel('Kind').selectOption('SPIN_TO_WIN');
+    await form.getByLabel('Find lists').fill('Campaign stock');
+    await form.getByLabel('List to add').selectOption({ label: 'Campaign stock (Active)' });
+    await form.getByRole('button', { name: 'Add list' }).click();
+    await form.getByRole('button', { name: 'Create campaign' }).click();
+    await form.waitFor({ state: 'hidden' });
+    const wheel = page.getByRole('row').filter({ has: page.getByRole('rowheader', { name: 'Wheel of spring' }) });
+    await waitForText(wheel.getByRole('cell').nth(0), 'Spin to win');
+    expect(await wheel.getByRole('link', { name: 'Campaign stock' }).count()).toBe(1);
+
     await rowOf(byHand).getByRole('button', { name: /^Finish/ }).click();
     const confirm = page.getByRole('dialog', { name: 'Finish the campaign?' });
     await confirm.getByRole('button', { name: 'Finish campaign' }).click();

@@ -100,18 +100,9 @@ export function upload<Result, Variables extends { file: File }>(
   });
 }
 
-const CODE_WORDS: Record<string, string> = {
-  FORBIDDEN: 'Not allowed with this key',
-  CHANNEL_NOT_INTEGRATED: 'This channel is not integrated: the server has no gateway configured for it',
-  RATE_LIMITED: 'Too many requests just now; wait a moment and try again',
-};
-
-/** An error in words for the page: never a stack or "[object Object]". */
+/** An error in words for the page: never a stack or "[object Object]". The server's messages are in words already. */
 export function describeError(error: unknown): string {
-  if (error instanceof GraphQLRequestError) {
-    const words = CODE_WORDS[error.code];
-    return words && !error.message.toLowerCase().includes(words.toLowerCase()) ? `${words}. ${error.message}` : error.message;
-  }
+  if (error instanceof GraphQLRequestError) return error.code === 'FORBIDDEN' ? `Not allowed with this key: ${error.message}` : error.message;
   if (error instanceof Error && error.message) return error.message;
   return 'Something went wrong; try again.';
 }

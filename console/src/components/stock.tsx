@@ -16,7 +16,7 @@ export function Expiry(props: { at: string | null }) {
   if (!props.at) return <span>Never</span>;
   return (
     <span>
-      <time dateTime={props.at}>{formatDate(props.at)}</time> <small>({fromNow(props.at)})</small>
+      <time dateTime={props.at}>{formatDate(props.at)}</time> <span class="muted">({fromNow(props.at)})</span>
     </span>
   );
 }

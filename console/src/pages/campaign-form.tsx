@@ -12,7 +12,8 @@ export function CampaignForm(props: { onCreated: (campaign: Campaign) => void; o
   const [kind, setKind] = useState<CampaignKind>('WIDGET');
   const [chosen, setChosen] = useState<{ id: string; name: string }[]>([]);
   const [adding, setAdding] = useState('');
-  const lists = useQuery(ListPicker, { search: null });
+  const [find, setFind] = useState('');
+  const lists = useQuery(ListPicker, { search: find.trim() || null });
   const create = useAction(async () => props.onCreated((await request(CreateCampaign, { input: { name, kind, listIds: chosen.map((list) => list.id) } })).createCampaign));
   const available = (lists.data?.couponLists.items ?? []).filter((list) => !chosen.some((c) => c.id === list.id));
   const move = (index: number, by: number) => {
@@ -54,6 +55,7 @@ export function CampaignForm(props: { onCreated: (campaign: Campaign) => void; o
           ))}
         </ol>
         <div class="row">
+          <Field label="Find lists" name="find" type="search" value={find} onInput={(event) => setFind(event.currentTarget.value)} hint="Part of a name" />
           <Select label="List to add" name="add-list" value={adding} onChange={(event) => setAdding(event.currentTarget.value)} error={errorFor(create.error, 'listIds')}>
             <option value="">Choose a list…</option>
             {available.map((list) => (

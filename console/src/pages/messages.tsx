@@ -38,7 +38,7 @@ function MessageEditor(props: { message: Message; onSaved: (message: Message) =>
       <p class="kind">{props.message.channel}</p>
       <Field label="Message name" name="name" value={values.name} onInput={(event) => change({ name: event.currentTarget.value })} error={errorFor(save.error, 'name')} />
       <MessageBody id={`body-${props.message.id}`} value={values.body} onInput={(body) => change({ body })} error={errorFor(save.error, 'body')} />
-      <label>
+      <label class="check">
         <input type="checkbox" checked={values.active} onChange={(event) => change({ active: event.currentTarget.checked })} /> Active
       </label>
       <FormError error={save.error} fields={['name', 'body']} />
@@ -71,7 +71,7 @@ function NewMessage(props: { onCreated: (message: Message) => void }) {
         <Field label="Message name" name="name" value={values.name} onInput={(event) => setValues({ ...values, name: event.currentTarget.value })} error={errorFor(create.error, 'name')} />
       </div>
       <MessageBody id="new-message-body" value={values.body} onInput={(body) => setValues({ ...values, body })} error={errorFor(create.error, 'body')} />
-      <label>
+      <label class="check">
         <input type="checkbox" checked={values.active} onChange={(event) => setValues({ ...values, active: event.currentTarget.checked })} /> Active
       </label>
       <FormError error={create.error} fields={['name', 'body']} />
