@@ -277,6 +277,8 @@ describeInBrowser('admin console in a real browser', () => {
     const rows = table.getByRole('row');
     await waitForText(rows.nth(1).getByRole('cell').nth(0), 'LOOK-1');
     expect(await rows.count()).toBe(2);
+    expect(await rows.nth(1).getByRole('cell').nth(1).textContent()).toBe('Lookup');
+    expect(await rows.nth(1).getByRole('cell').nth(2).textContent()).toBe(`Campaign over ${listId}`);
     expect(await rows.nth(1).getByRole('cell').nth(5).textContent()).toBe('1');
     await screenshot(page, 'users');
 

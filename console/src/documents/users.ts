@@ -16,3 +16,14 @@ export const UserCouponsQuery = gql<{ userCoupons: UserCoupon[] }, { userId: str
   `query UserCoupons($userId: String!) { userCoupons(userId: $userId, first: 200) {
     id code listId campaignId externalId assignedAt expiresAt history { kind at } deliveries { channel status sentAt error } } }`,
 );
+
+type Named = { id: string; name: string } | null;
+
+/** Names of lists and campaigns by id, as aliased fields (at most 25 per request: the server caps aliases). */
+export function namesQuery(kind: 'couponList' | 'campaign', ids: string[]) {
+  const variables = ids.map((_, i) => `$id${i}: ID!`).join(', ');
+  const fields = ids.map((_, i) => `n${i}: ${kind}(id: $id${i}) { id name }`).join(' ');
+  return gql<Record<string, Named>, Record<string, string>>(`query Names(${variables}) { ${fields} }`);
+}
+
+export const NAMES_PER_REQUEST = 25;

@@ -3,7 +3,7 @@ import { describeError, request } from '../api/graphql';
 import { submitWith } from '../components/form';
 import { useAction } from '../api/hooks';
 import { Table } from '../components/table';
-import { UserCouponsQuery, type UserCoupon } from '../documents/users';
+import { NAMES_PER_REQUEST, namesQuery, UserCouponsQuery, type UserCoupon } from '../documents/users';
 import { enumWords, formatDate } from '../format';
 import { Link } from '../router';
 
@@ -22,14 +22,28 @@ function Deliveries(props: { coupon: UserCoupon }) {
   );
 }
 
+/** The names of these lists or campaigns (ids without one, e.g. deleted, are left out). */
+async function namesOf(kind: 'couponList' | 'campaign', ids: string[]): Promise<Map<string, string>> {
+  const names = new Map<string, string>();
+  for (let start = 0; start < ids.length; start += NAMES_PER_REQUEST) {
+    const chunk = ids.slice(start, start + NAMES_PER_REQUEST);
+    const found = await request(namesQuery(kind, chunk), Object.fromEntries(chunk.map((id, i) => [`id${i}`, id])));
+    for (const named of Object.values(found)) if (named) names.set(named.id, named.name);
+  }
+  return names;
+}
+
 /** `User ID` + `Look up`: the user's coupons, newest first, with reuses and deliveries. */
 export function UsersPage() {
   const [userId, setUserId] = useState('');
-  const [result, setResult] = useState<{ userId: string; coupons: UserCoupon[] } | null>(null);
+  const [result, setResult] = useState<{ userId: string; coupons: UserCoupon[]; lists: Map<string, string>; campaigns: Map<string, string> } | null>(null);
   const lookUp = useAction(async () => {
     const id = userId.trim();
     if (!id) throw new Error('Enter a user ID.');
-    setResult({ userId: id, coupons: (await request(UserCouponsQuery, { userId: id })).userCoupons });
+    const coupons = (await request(UserCouponsQuery, { userId: id })).userCoupons;
+    const distinct = (key: 'listId' | 'campaignId') => [...new Set(coupons.map((coupon) => coupon[key]))];
+    const [lists, campaigns] = await Promise.all([namesOf('couponList', distinct('listId')), namesOf('campaign', distinct('campaignId'))]);
+    setResult({ userId: id, coupons, lists, campaigns });
   });
   return (
     <section>
@@ -64,9 +78,9 @@ export function UsersPage() {
                         <code>{coupon.code}</code>
                       </td>
                       <td>
-                        <Link to={`lists/${coupon.listId}`}>List {coupon.listId}</Link>
+                        <Link to={`lists/${coupon.listId}`}>{result.lists.get(coupon.listId) ?? `List ${coupon.listId}`}</Link>
                       </td>
-                      <td>{coupon.campaignId}</td>
+                      <td>{result.campaigns.get(coupon.campaignId) ?? `Campaign ${coupon.campaignId}`}</td>
                       <td>{formatDate(coupon.assignedAt)}</td>
                       <td>{formatDate(coupon.expiresAt)}</td>
                       <td class="num">{coupon.history.filter((event) => event.kind === 'REUSED').length}</td>
