@@ -9,13 +9,15 @@ const alerts = signal<(LowStock & { key: string })[]>([]);
 
 /** Low-stock alerts, on every page, until dismissed (the newest five). */
 export function Toasts() {
-  useEffect(
-    () =>
-      subscribe(LowStockAlerts, {}, ({ lowStockAlerts: alert }) => {
-        alerts.value = [{ ...alert, key: `${alert.listId}-${alert.at}` }, ...alerts.value.filter((a) => a.listId !== alert.listId)].slice(0, 5);
-      }),
-    [],
-  );
+  useEffect(() => {
+    const stop = subscribe(LowStockAlerts, {}, ({ lowStockAlerts: alert }) => {
+      alerts.value = [{ ...alert, key: `${alert.listId}-${alert.at}` }, ...alerts.value.filter((a) => a.listId !== alert.listId)].slice(0, 5);
+    });
+    return () => {
+      stop();
+      alerts.value = []; // signed out: the next session starts clean
+    };
+  }, []);
   const dismiss = (key: string) => (alerts.value = alerts.value.filter((a) => a.key !== key));
   return (
     <div class="toasts">

@@ -55,7 +55,9 @@ export function mountConsole(app: Express, buildDir: string, logger: Logger): vo
   });
   app.use(
     '/console/assets',
-    express.static(join(buildDir, 'assets'), { immutable: true, maxAge: '1y', index: false, fallthrough: false }),
+    express.static(join(buildDir, 'assets'), { immutable: true, maxAge: '1y', index: false }),
+    // An asset of another build: a plain 404, never the app (and never an error page).
+    (_req: Request, res: Response) => res.status(404).set('Cache-Control', 'no-store').type('text').send('Not found'),
   );
   app.get('/console{/*splat}', async (req, res) => {
     if (req.path === '/console') return res.redirect(301, '/console/');
