@@ -43,7 +43,7 @@ function Page(props: { path: string }) {
         <section>
           <h1>Page not found</h1>
           <p>
-            There is no page at this address. <Link to="">Go to the lists</Link>.
+            There is no page at this address. <Link to="">Back to the start</Link>.
           </p>
         </section>
       );

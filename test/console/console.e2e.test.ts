@@ -181,8 +181,63 @@ describeInBrowser('admin console in a real browser', () => {
     await confirm.waitFor({ state: 'hidden' });
     expect(await page.locator('.figure').textContent()).toBe('4');
 
-    // The upload history lists it.
-    await waitForText(page.getByRole('table', { name: 'Uploads of this list' }).getByRole('row').nth(1), /spring\.txt.*Completed/);
+    // A file dropped on the zone is uploaded too (here appended).
+    await page.getByRole('radio', { name: 'Append' }).check();
+    await page.evaluate(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['DROPPED-1\nDROPPED-2\n'], 'dropped.txt', { type: 'text/plain' }));
+      document.querySelector('.drop-zone')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+    });
+    await waitForText(page.locator('.upload-result p').first(), 'dropped.txt is loaded.');
+    await waitForText(page.locator('.figure'), '6');
+
+    // The upload history lists both, newest first.
+    const history = page.getByRole('table', { name: 'Uploads of this list' }).getByRole('row');
+    await waitForText(history.nth(1), /dropped\.txt.*Completed/);
+    await waitForText(history.nth(2), /spring\.txt.*Completed/);
+  });
+
+  it('edits a list’s settings, and says in words that a delivery channel is not integrated', async () => {
+    const listId = await createUniqueList(t, 'To edit', ['EDIT-1']);
+    await t.gql(`mutation { createTransactionalMessage(input: { channel: SMS, name: "Welcome SMS", body: "Your code {couponcode}" }) { id } }`);
+    const page = await signedIn();
+    await page.goto(`${t.baseUrl}/console/lists/${listId}`);
+    await page.getByRole('heading', { name: 'To edit', level: 1 }).waitFor();
+    const settings = page.getByRole('region', { name: 'Settings' });
+    await settings.getByLabel('Name').fill('Edited name');
+    await settings.getByLabel('Warning limit').fill('ten');
+    await settings.getByRole('button', { name: 'Save changes' }).click();
+    await eventually(async () => (await settings.getByLabel('Warning limit').getAttribute('aria-invalid')) === 'true', 15_000, 'the limit marked invalid');
+    await settings.getByLabel('Warning limit').fill('10');
+    await settings.getByLabel('Expires at').fill('2031-05-01T12:00');
+    await settings.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: 'Edited name', level: 1 }).waitFor();
+    const saved = (await t.gql(`query($id: ID!) { couponList(id: $id) { name warningLimit expiresAt } }`, { id: listId })).data.couponList;
+    expect(saved).toEqual({ name: 'Edited name', warningLimit: 10, expiresAt: expect.stringMatching(/^2031-05-01T/) });
+    await waitForText(page.locator('.figures'), /expires May 1, 2031.*\(in \d+ years\)/);
+
+    const delivery = page.getByRole('region', { name: 'Delivery' });
+    await delivery.getByLabel('Send new codes by SMS').check();
+    await delivery.getByLabel('SMS message').selectOption({ label: 'Welcome SMS' });
+    await delivery.getByRole('button', { name: 'Save delivery settings' }).click();
+    await waitForText(delivery.getByRole('alert'), /SMS channel is not integrated/);
+    expect(await delivery.getByRole('alert').textContent()).not.toMatch(/object Object|Error:|at /);
+  });
+
+  it('creates and edits a transactional message', async () => {
+    const page = await signedIn();
+    await page.getByRole('link', { name: 'Messages', exact: true }).click();
+    await page.getByLabel('Channel').selectOption('PUSH');
+    await page.getByRole('textbox', { name: 'Message name' }).first().fill('Push welcome');
+    await page.getByRole('textbox', { name: 'Text' }).first().fill('Here is {couponcode}');
+    await page.getByRole('button', { name: 'Create message' }).click();
+    const card = page.getByRole('form', { name: 'Message Push welcome' });
+    await card.waitFor();
+    await card.getByRole('textbox', { name: 'Text' }).fill('Your code: {couponcode}');
+    await card.getByRole('button', { name: 'Save message' }).click();
+    await card.getByText('Saved.').waitFor();
+    const messages = (await t.gql(`query { transactionalMessages(channel: PUSH) { name body active } }`)).data.transactionalMessages;
+    expect(messages).toContainEqual({ name: 'Push welcome', body: 'Your code: {couponcode}', active: true });
   });
 
   it('shows claims made over the API live, without reload; a low-stock alert appears on the page', async () => {

@@ -83,7 +83,7 @@ export function ListPage(props: { id: string }) {
       <section>
         <h1 tabIndex={-1}>List not found</h1>
         <p>
-          There is no list with id {props.id}. <Link to="">Back to the lists</Link>.
+          There is no list with id {props.id}. <Link to="">Back</Link>.
         </p>
       </section>
     );
@@ -92,7 +92,8 @@ export function ListPage(props: { id: string }) {
   return (
     <section class="list-page">
       <p class="crumbs">
-        <Link to="">Lists</Link> ›
+        {/* Not "Lists": that name belongs to the navigation link alone. */}
+        <Link to="">← Back</Link>
       </p>
       <div class="page-head title-with-status">
         <h1 tabIndex={-1}>{list.name}</h1>
