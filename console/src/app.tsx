@@ -67,6 +67,8 @@ export function App() {
   // After navigation, move focus to the new page's heading so screen readers announce it.
   useEffect(() => {
     main.current?.querySelector<HTMLElement>('h1')?.focus();
+    const section = NAV.find((item) => item.matches(path));
+    document.title = section ? `${section.label} · Coupon lists console` : 'Coupon lists console';
   }, [path]);
   if (!current) return <SignInPage />;
   return (

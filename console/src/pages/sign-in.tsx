@@ -34,7 +34,10 @@ export function SignInPage() {
             aria-describedby={action.error ? 'sign-in-error' : 'sign-in-hint'}
             onInput={(event) => setKey(event.currentTarget.value)}
           />
-          <small id="sign-in-hint">An ADMIN key (everything) or a VIEWER key (read only). It is kept in this tab only.</small>
+          <small id="sign-in-hint">
+            An ADMIN key (everything) or a VIEWER key (read only); it is kept in this tab only. A service just started without ADMIN_API_KEY names its
+            development key in its log.
+          </small>
         </div>
         {action.error != null && (
           <p id="sign-in-error" class="error" role="alert">
