@@ -65,7 +65,8 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
     server = await createApiServer(app, await buildAppSchema(app.pubSub));
     port = await server.listen(config.PORT);
     const shown = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
-    logger.info({ host: config.HOST, port, graphql: `http://${shown}:${port}/graphql` }, `API listening on http://${shown}:${port}/graphql`);
+    const origin = `http://${shown}:${port}`;
+    logger.info({ host: config.HOST, port, graphql: `${origin}/graphql`, console: `${origin}/console/` }, `API listening on ${origin}/graphql; admin console at ${origin}/console/`);
   }
 
   let stopping: Promise<void> | null = null;

@@ -6,6 +6,7 @@ import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema } fro
 import { useServer } from 'graphql-ws/use/ws';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../../app-context.js';
@@ -14,7 +15,9 @@ import { appModules } from '../../modules/index.js';
 import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
+import { CONSOLE_BUILD_DIR, mountConsole } from '../http/console-route.js';
 import { mountHealthRoutes } from '../http/health.js';
+import { findProjectRoot } from '../local-services/from-environment.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
 import { costError, documentCost, documentLimits, limitRules, webSocketRules, type DocumentLimits } from './limits.js';
@@ -209,6 +212,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   mountHealthRoutes(router, app);
   for (const module of appModules) module.httpRoutes?.(router, app);
   expressApp.use(router);
+  mountConsole(expressApp, join(findProjectRoot(__dirname), CONSOLE_BUILD_DIR), app.logger);
 
   /** The key, before any of the body is read; multipart (uploads) only for keys that may upload. */
   const authenticateFirst = async (req: Request, res: Response, next: NextFunction) => {
