@@ -17,7 +17,7 @@ import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
 import { CONSOLE_BUILD_DIR, mountConsole } from '../http/console-route.js';
 import { mountHealthRoutes } from '../http/health.js';
-import { findProjectRoot } from '../local-services/from-environment.js';
+import { findProjectRoot } from '../project-root.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
 import { costError, documentCost, documentLimits, limitRules, webSocketRules, type DocumentLimits } from './limits.js';

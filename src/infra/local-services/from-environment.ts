@@ -1,20 +1,11 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../config/config.js';
+export { findProjectRoot } from '../project-root.js';
 import { ensureLocalServices, type LocalServicesLogger } from './local-services.js';
 
 export const consoleServicesLogger: LocalServicesLogger = {
   info: (msg) => console.log(`[services] ${msg}`),
   warn: (msg) => console.error(`[services] ${msg}`),
 };
-
-/** The folder with package.json above `from` (works from src/, test/, bench/ and dist/). */
-export function findProjectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`No package.json above ${from}`);
-  }
-}
 
 /** A local server may be started only where the variable is unset or left at its default. */
 const startAllowed = (value: string | undefined, defaultValue: string) => !value || value === defaultValue;
