@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { AppContext } from '../../app-context.js';
-import { appModules } from '../../modules/index.js';
+import { apiModules } from '../../modules/api-index.js';
 import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
@@ -110,7 +110,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 
   const router = express.Router();
   mountHealthRoutes(router, app);
-  for (const module of appModules) module.httpRoutes?.(router, app);
+  for (const module of apiModules) module.httpRoutes?.(router, app);
   expressApp.use(router);
 
   expressApp.use(

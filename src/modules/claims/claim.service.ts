@@ -1,11 +1,13 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppContext } from '../../app-context.js';
-import { BadUserInputError, DomainError, RateLimitedError } from '../../common/errors.js';
+import { BadUserInputError, CampaignFinishedError, ClaimsOverloadedError, DomainError, RateLimitedError } from '../../common/errors.js';
+import type { FinishReason } from '../campaigns/campaign.entity.js';
 import { isRowId } from '../../common/ids.js';
 import type { Caller } from '../auth/caller.js';
 import { ClaimDatabase } from './claim-database.js';
 import { runClaimBatch, type ClaimOutcome, type ValidClaim } from './claim-batch.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
+import { FinishedCampaigns } from './finished-campaigns.js';
 
 /** One claim, from the API or from another module (e.g. bulk distribution). */
 export interface ClaimRequest {
@@ -27,6 +29,9 @@ export const MAX_CLAIM_BATCH = 256;
  * the next waits for it inside the database, ready to go.
  */
 export const BATCHES_IN_FLIGHT = 2;
+
+/** The retryAfterMs of a claim refused because too many claims wait in this process. */
+export const OVERLOAD_RETRY_MS = 1000;
 
 interface CampaignQueue {
   pending: PendingClaim[];
@@ -78,19 +83,33 @@ function checkRowId(field: string, value: unknown, required: boolean): string | 
  */
 export class ClaimService {
   private readonly campaigns = new Map<string, CampaignQueue>();
+  /** Claims of campaigns known to be finished, waiting for their (transaction-free) refusal. */
+  private readonly refusals = new Map<string, PendingClaim[]>();
   private readonly running = new Set<Promise<void>>();
+  /** Claims waiting in `campaigns` queues, not yet in a batch. */
+  private waiting = 0;
   private rateLimiter: RateLimiterRedis | null = null;
   private readonly assignedCounter;
   private readonly reusedCounter;
+  private readonly finished: FinishedCampaigns;
 
   constructor(private readonly app: AppContext) {
     this.assignedCounter = app.metrics.claims.labels('assigned');
     this.reusedCounter = app.metrics.claims.labels('reused');
+    this.finished = app.get(FinishedCampaigns);
   }
 
-  /** claimCoupon: the caller's rate limit, then the claim. */
+  /**
+   * claimCoupon: the caller's rate limit, then the claim. When this process already has
+   * CLAIM_QUEUE_LIMIT claims waiting for a transaction, the claim is refused at once
+   * (RATE_LIMITED with retryAfterMs) rather than left to wait until the client times out.
+   */
   async claimAs(caller: Caller, request: ClaimRequest): Promise<CouponAssignment> {
     if (this.app.config.CLAIM_RATE_LIMIT > 0) await this.consumeRateLimit(caller.keyId);
+    if (this.waiting >= this.app.config.CLAIM_QUEUE_LIMIT && !this.finished.isFinished(String(request.campaignId))) {
+      this.app.metrics.claims.inc({ result: 'OVERLOADED' });
+      throw new ClaimsOverloadedError(OVERLOAD_RETRY_MS);
+    }
     return this.claim(request);
   }
 
@@ -114,19 +133,61 @@ export class ClaimService {
       return Promise.reject(error);
     }
     return new Promise<CouponAssignment>((resolve, reject) => {
-      let queue = this.campaigns.get(claim.campaignId);
-      if (!queue) {
-        queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
-        this.campaigns.set(claim.campaignId, queue);
-      }
-      queue.pending.push({ claim, started, resolve, reject });
-      this.schedule(claim.campaignId, queue);
+      const pending: PendingClaim = { claim, started, resolve, reject };
+      if (this.finished.isFinished(claim.campaignId)) this.refuseLater(pending);
+      else this.enqueue(pending);
+    });
+  }
+
+  private enqueue(pending: PendingClaim): void {
+    const campaignId = pending.claim.campaignId;
+    let queue = this.campaigns.get(campaignId);
+    if (!queue) {
+      queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
+      this.campaigns.set(campaignId, queue);
+    }
+    queue.pending.push(pending);
+    this.waiting++;
+    this.schedule(campaignId, queue);
+  }
+
+  /**
+   * A claim in a campaign known to be finished: claims arriving in the same turn of the event
+   * loop are answered together by FinishedCampaigns with plain reads, no transaction. Claims of
+   * users inside their claim window, and all of them if the reads fail, go to the claim engine.
+   */
+  private refuseLater(pending: PendingClaim): void {
+    const campaignId = pending.claim.campaignId;
+    const group = this.refusals.get(campaignId);
+    if (group) {
+      group.push(pending);
+      return;
+    }
+    this.refusals.set(campaignId, [pending]);
+    setImmediate(() => {
+      const claims = this.refusals.get(campaignId)!;
+      this.refusals.delete(campaignId);
+      const run = this.finished
+        .answer(campaignId, claims.map((claim) => claim.claim))
+        .then(
+          (outcomes) =>
+            outcomes.forEach((outcome, index) => {
+              if (outcome.kind === 'refused') this.settle(claims[index], { error: outcome.error }, false);
+              else this.enqueue(claims[index]);
+            }),
+          (error: unknown) => {
+            this.app.logger.warn({ err: error, campaignId }, 'finished-campaign refusal not read; claims go through transactions');
+            for (const claim of claims) this.enqueue(claim);
+          },
+        )
+        .finally(() => this.running.delete(run));
+      this.running.add(run);
     });
   }
 
   /** Resolves once every claim received so far has been answered (used at shutdown). */
   async drained(): Promise<void> {
-    while (this.running.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
+    while (this.running.size > 0 || this.refusals.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
       await Promise.allSettled([...this.running]);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -143,6 +204,7 @@ export class ClaimService {
       queue.scheduled = false;
       if (!this.mayStart(queue)) return;
       const batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
+      this.waiting -= batch.length;
       queue.lastSize = batch.length;
       queue.inFlight++;
       const run = this.runBatch(campaignId, batch)
@@ -203,6 +265,10 @@ export class ClaimService {
       (outcome.assignment.reused ? this.reusedCounter : this.assignedCounter).inc();
       pending.resolve(outcome.assignment);
     } else {
+      // A transaction found the campaign finished: later claims here are refused without one.
+      if (outcome.error instanceof CampaignFinishedError) {
+        this.finished.markFinished(pending.claim.campaignId, (outcome.error.details.finishReason as FinishReason | undefined) ?? null);
+      }
       this.app.metrics.claims.inc({ result: unexpected ? 'error' : outcome.error.code });
       pending.reject(outcome.error);
     }

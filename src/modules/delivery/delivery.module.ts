@@ -1,11 +1,8 @@
 import type { AppModule } from '../app-module.js';
 import { CouponsAssigned } from '../claims/claim.events.js';
-import { CouponAssignmentDeliveryResolver } from './coupon-assignment-delivery.resolver.js';
-import { CouponListDeliveryResolver } from './coupon-list-delivery.resolver.js';
 import { MAINTENANCE_QUEUE, SEND_BATCH_QUEUE, SEND_QUEUE } from './delivery-jobs.js';
 import { DeliverySender, type SendBatchJobData, type SendJobData } from './delivery-sender.js';
 import { Delivery } from './delivery.entity.js';
-import { DeliveryResolver } from './delivery.resolver.js';
 import { DeliveryService } from './delivery.service.js';
 import { DistributionJob } from './distribution-job.entity.js';
 import { DISTRIBUTION_QUEUE, DistributionService } from './distribution.service.js';
@@ -17,7 +14,6 @@ import { UserProfile } from './user-profile.entity.js';
 export const deliveryModule: AppModule = {
   name: 'delivery',
   entities: [TransactionalMessage, ListDeliverySettings, UserProfile, Delivery, DistributionJob],
-  resolvers: [DeliveryResolver, CouponListDeliveryResolver, CouponAssignmentDeliveryResolver],
   onInit(app) {
     app.onShutdown(() => app.get(InteractiveLoad).stop());
     // In whichever process claimed: after COMMIT, never inside or before the claim's answer.
