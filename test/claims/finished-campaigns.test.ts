@@ -121,3 +121,42 @@ describe('the bounded claim queue', () => {
     expect(later.data?.claimCoupon.reused).toBe(false);
   });
 });
+
+describe('claims that wait too long for a transaction', () => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { CLAIM_QUEUE_MAX_WAIT_MS: '200' } });
+  });
+  afterAll(() => t.destroy());
+
+  it('refuses them with RATE_LIMITED when the next batch forms, instead of answering after the client gave up', async () => {
+    const listId = await createUniqueList(t, 'slow', codesNamed('SL', 10));
+    const campaignId = await createCampaign(t, [listId]);
+    const claims = t.app.get(ClaimService);
+    const caller = { keyId: 'bootstrap', role: ApiKeyRole.CLIENT };
+    const lock = await lockCampaign(t, campaignId);
+    try {
+      // Two batches (one per slot) wait for the campaign lock; three more claims wait behind them.
+      const first = claims.claimAs(caller, { campaignId, userId: 'slow-1' });
+      await until(() => claims.queueState().batchesInFlight === 1);
+      const second = claims.claimAs(caller, { campaignId, userId: 'slow-2' });
+      await until(() => claims.queueState().batchesInFlight === 2);
+      const queuedAt = performance.now();
+      const queued = [3, 4, 5].map((n) => claims.claimAs(caller, { campaignId, userId: `slow-${n}` }).then(() => 'answered', (error: unknown) => error));
+      await until(() => performance.now() - queuedAt > 250);
+      expect(claims.queueState()).toEqual({ waiting: 3, batchesInFlight: 2 });
+      await lock.release();
+      expect((await first).reused).toBe(false);
+      expect((await second).reused).toBe(false);
+      for (const outcome of await Promise.all(queued)) {
+        expect(outcome).toBeInstanceOf(ClaimsOverloadedError);
+        expect(outcome).toMatchObject({ code: 'RATE_LIMITED', details: { retryAfterMs: 1000 } });
+      }
+    } finally {
+      await lock.release().catch(() => undefined);
+    }
+    // Once the queue moves, claims are served again.
+    expect((await claim(t, { campaignId, userId: 'after' })).data?.claimCoupon.reused).toBe(false);
+  });
+});

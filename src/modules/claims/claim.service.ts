@@ -44,6 +44,8 @@ interface CampaignQueue {
 interface PendingClaim {
   claim: ValidClaim;
   started: number;
+  /** An API claim: refused with RATE_LIMITED rather than kept waiting past CLAIM_QUEUE_MAX_WAIT_MS. */
+  sheddable: boolean;
   resolve(assignment: CouponAssignment): void;
   reject(error: unknown): void;
 }
@@ -102,7 +104,9 @@ export class ClaimService {
   /**
    * claimCoupon: the caller's rate limit, then the claim. When this process already has
    * CLAIM_QUEUE_LIMIT claims waiting for a transaction, the claim is refused at once
-   * (RATE_LIMITED with retryAfterMs) rather than left to wait until the client times out.
+   * (RATE_LIMITED with retryAfterMs), and one that has waited CLAIM_QUEUE_MAX_WAIT_MS without
+   * getting into a transaction is refused then, rather than left to wait until the client
+   * times out (and retries, piling up more work).
    */
   async claimAs(caller: Caller, request: ClaimRequest): Promise<CouponAssignment> {
     if (this.app.config.CLAIM_RATE_LIMIT > 0) await this.consumeRateLimit(caller.keyId);
@@ -110,7 +114,7 @@ export class ClaimService {
       this.app.metrics.claims.inc({ result: 'OVERLOADED' });
       throw new ClaimsOverloadedError(OVERLOAD_RETRY_MS);
     }
-    return this.claim(request);
+    return this.submit(request, true);
   }
 
   /**
@@ -119,6 +123,10 @@ export class ClaimService {
    * LIST_EXHAUSTED, LIST_EXPIRED.
    */
   claim(request: ClaimRequest): Promise<CouponAssignment> {
+    return this.submit(request, false);
+  }
+
+  private submit(request: ClaimRequest, sheddable: boolean): Promise<CouponAssignment> {
     const started = performance.now();
     let claim: ValidClaim;
     try {
@@ -133,7 +141,7 @@ export class ClaimService {
       return Promise.reject(error);
     }
     return new Promise<CouponAssignment>((resolve, reject) => {
-      const pending: PendingClaim = { claim, started, resolve, reject };
+      const pending: PendingClaim = { claim, started, sheddable, resolve, reject };
       if (this.finished.isFinished(claim.campaignId)) this.refuseLater(pending);
       else this.enqueue(pending);
     });
@@ -185,6 +193,13 @@ export class ClaimService {
     });
   }
 
+  /** Claims waiting for a transaction in this process, and the claim transactions running. */
+  queueState(): { waiting: number; batchesInFlight: number } {
+    let batchesInFlight = 0;
+    for (const queue of this.campaigns.values()) batchesInFlight += queue.inFlight;
+    return { waiting: this.waiting, batchesInFlight };
+  }
+
   /** Resolves once every claim received so far has been answered (used at shutdown). */
   async drained(): Promise<void> {
     while (this.running.size > 0 || this.refusals.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
@@ -202,6 +217,7 @@ export class ClaimService {
     queue.scheduled = true;
     setImmediate(() => {
       queue.scheduled = false;
+      this.shedStale(queue);
       if (!this.mayStart(queue)) return;
       const batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
       this.waiting -= batch.length;
@@ -221,6 +237,24 @@ export class ClaimService {
       this.running.add(run);
       this.schedule(campaignId, queue);
     });
+  }
+
+  /** Refuses the API claims that have waited longer than CLAIM_QUEUE_MAX_WAIT_MS for a batch. */
+  private shedStale(queue: CampaignQueue): void {
+    const oldest = performance.now() - this.app.config.CLAIM_QUEUE_MAX_WAIT_MS;
+    // Arrival order: stale claims are at the front.
+    if (queue.pending.length === 0 || queue.pending[0].started >= oldest) return;
+    const kept: PendingClaim[] = [];
+    for (const pending of queue.pending) {
+      if (pending.sheddable && pending.started < oldest) {
+        this.waiting--;
+        this.app.metrics.claims.inc({ result: 'OVERLOADED' });
+        pending.reject(new ClaimsOverloadedError(OVERLOAD_RETRY_MS));
+      } else {
+        kept.push(pending);
+      }
+    }
+    queue.pending = kept;
   }
 
   /**
