@@ -17,6 +17,9 @@ import { mountHealthRoutes } from '../http/health.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
 
+/** Connections the kernel may queue for accepting (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 export interface ApiServer {
   httpServer: Server;
   /** Starts listening; resolves with the bound port. */
@@ -133,7 +136,9 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     listen: (port) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, () => resolve((httpServer.address() as AddressInfo).port));
+        // A flash sale opens thousands of connections at once: with Node's default backlog (511)
+        // the kernel drops handshakes beyond it and those clients wait seconds for a retry.
+        httpServer.listen({ port, backlog: LISTEN_BACKLOG }, () => resolve((httpServer.address() as AddressInfo).port));
       }),
     stop: async () => {
       await apollo.stop();
