@@ -10,6 +10,8 @@ const ROOT = join(__dirname, '..', '..');
 function filesLoadedBy(role: 'worker' | 'api', databaseUrl: string): string[] {
   const script = `
     require('reflect-metadata');
+    // As in main.ts: a late rejection while connections close at shutdown is logged, not fatal.
+    process.on('unhandledRejection', () => undefined);
     const { loadConfig } = require(${JSON.stringify(join(ROOT, 'src/config/config.ts'))});
     const { startApp } = require(${JSON.stringify(join(ROOT, 'src/app.ts'))});
     startApp(loadConfig(process.env)).then(async (running) => {
