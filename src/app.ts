@@ -4,8 +4,7 @@ import type { AppConfig } from './config/config.js';
 import { createDataSource, ensureDatabaseExists } from './infra/db/data-source.js';
 import { runMigrations } from './infra/db/migrate.js';
 import { EventBus } from './infra/events/event-bus.js';
-import { buildAppSchema } from './infra/graphql/schema.js';
-import { createApiServer, type ApiServer } from './infra/graphql/server.js';
+import type { ApiServer } from './infra/graphql/server.js';
 import { Metrics } from './infra/http/metrics.js';
 import { createLogger, type Logger } from './infra/logging/logger.js';
 import { createAppPubSub } from './infra/pubsub/pubsub.js';
@@ -62,8 +61,9 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   let server: ApiServer | null = null;
   let port: number | null = null;
   if (app.runsApi) {
-    server = await createApiServer(app, await buildAppSchema(app.pubSub));
-    port = await server.listen(config.PORT);
+    // Required here, not imported at the top: a worker process never loads the API's libraries.
+    const { startApiServer } = require('./api-server.js') as typeof import('./api-server.js');
+    ({ server, port } = await startApiServer(app));
     const shown = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
     const origin = `http://${shown}:${port}`;
     logger.info({ host: config.HOST, port, graphql: `${origin}/graphql`, console: `${origin}/console/` }, `API listening on ${origin}/graphql; admin console at ${origin}/console/`);

@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise';
 import { v7 as uuidv7 } from 'uuid';
 import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
 import { LIKELY_CODES_SQL } from '../../src/modules/claims/claim-batch.js';
+import { benchGraphQL, dropBenchDatabase, startBenchServer, type BenchServer } from './server.js';
 
 export interface LoadResult {
   /** Successful answers per second over the measured time. */
@@ -14,6 +15,11 @@ export interface LoadResult {
   reused: number;
   p50: number;
   p99: number;
+  max: number;
+  /** Answers that were an expected refusal (see `refusals` of httpLoad), by error code. */
+  refused: Record<string, number>;
+  timeouts: number;
+  connectionErrors: number;
   seconds: number;
   firstError?: string;
   /** The server process's CPU time per answered request, in microseconds. */
@@ -36,6 +42,23 @@ function machineJiffies(): { busy: number; total: number } {
   const idle = fields[3] + fields[4];
   const total = fields.reduce((sum, value) => sum + value, 0);
   return { busy: total - idle, total };
+}
+
+/**
+ * Runs `work` against a fresh bench server (own database) with a seeding pool and a CLIENT key,
+ * then stops the server and drops its database.
+ */
+export async function withClaimServer<T>(work: (bench: { server: BenchServer; pool: mysql.Pool; key: string }) => Promise<T>): Promise<T> {
+  const server = await startBenchServer();
+  const pool = benchPool(server.databaseUrl);
+  try {
+    const key = (await benchGraphQL(server.url, 'mutation { createApiKey(name: "widget", role: CLIENT) { secret } }')).createApiKey.secret as string;
+    return await work({ server, pool, key });
+  } finally {
+    await pool.end();
+    await server.stop();
+    await dropBenchDatabase(server.databaseUrl);
+  }
 }
 
 /** A connection pool to the bench server's database, for seeding and checks. */
@@ -72,7 +95,8 @@ export async function seedCampaign(pool: mysql.Pool, name: string, listIds: stri
 }
 
 /** `count` other lists, each with `codesEach` codes and a campaign of its own. */
-export async function seedOtherLists(pool: mysql.Pool, count: number, codesEach: number): Promise<void> {
+export async function seedOtherLists(pool: mysql.Pool, count: number, codesEach: number): Promise<string[]> {
+  const campaignIds: string[] = [];
   for (let i = 0; i < count; i++) {
     const [result] = await pool.query<mysql.ResultSetHeader>(
       `INSERT INTO coupon_lists (name, kind, alert_emails, total_codes, visible_seq) VALUES (?, 'UNIQUE', '[]', ?, ?)`,
@@ -80,8 +104,9 @@ export async function seedOtherLists(pool: mysql.Pool, count: number, codesEach:
     );
     const listId = String(result.insertId);
     await pool.query(`INSERT INTO coupon_codes (list_id, seq, code) SELECT ?, seq, CONCAT(?, seq) FROM seq_1_to_${codesEach}`, [listId, `O${listId}-`]);
-    await seedCampaign(pool, `other ${i}`, [listId]);
+    campaignIds.push(await seedCampaign(pool, `other ${i}`, [listId]));
   }
+  return campaignIds;
 }
 
 const CLAIM_MUTATION = 'mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code listId campaignId userId externalId assignedAt expiresAt reused } }';
@@ -90,26 +115,42 @@ const CLAIM_MUTATION = 'mutation($input: ClaimCouponInput!) { claimCoupon(input:
  * `connections` HTTP clients POSTing for `seconds`. `body(n)` makes the n-th request's body
  * (each request can be another user). A response is an error unless it is 200 without `errors`.
  */
-export async function httpLoad(options: { url: string; pid?: number; key: string; connections: number; seconds: number; body: (n: number) => string }): Promise<LoadResult> {
+export async function httpLoad(options: {
+  url: string;
+  pid?: number;
+  key: string;
+  connections: number;
+  seconds: number;
+  body: (n: number) => string;
+  /** Error codes that count as expected refusals rather than errors (e.g. CAMPAIGN_FINISHED). */
+  refusals?: readonly string[];
+  /** autocannon's per-request timeout in seconds (10 by default). */
+  timeoutSeconds?: number;
+}): Promise<LoadResult> {
   const cpuBefore = options.pid ? processCpuMicros(options.pid) : 0;
   const machineBefore = machineJiffies();
   let sent = 0;
   let ok = 0;
   let errors = 0;
   let reused = 0;
+  const refused: Record<string, number> = {};
   let firstError: string | undefined;
   const started = performance.now();
   const result = await autocannon({
     url: `${options.url}/graphql`,
     connections: options.connections,
     duration: options.seconds,
+    timeout: options.timeoutSeconds ?? 10,
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${options.key}` },
     requests: [
       {
         setupRequest: (request) => ({ ...request, body: options.body(sent++) }),
         onResponse: (status, body) => {
-          if (status !== 200 || body.includes('"errors"')) {
+          const code = status === 200 && options.refusals ? /"code":"([A-Z_]+)"/.exec(body)?.[1] : undefined;
+          if (code && options.refusals!.includes(code)) {
+            refused[code] = (refused[code] ?? 0) + 1;
+          } else if (status !== 200 || body.includes('"errors"')) {
             errors++;
             firstError ??= `${status} ${body.slice(0, 300)}`;
           } else {
@@ -130,6 +171,10 @@ export async function httpLoad(options: { url: string; pid?: number; key: string
     reused,
     p50: result.latency.p50,
     p99: result.latency.p99,
+    max: result.latency.max,
+    refused,
+    timeouts: result.timeouts,
+    connectionErrors: result.errors - result.timeouts,
     seconds,
     firstError,
     serverCpuMicros: options.pid ? (processCpuMicros(options.pid) - cpuBefore) / Math.max(1, ok + errors) : undefined,
@@ -215,7 +260,7 @@ export async function rawClaimFloor(databaseUrl: string, campaignId: string, lis
   await pool.end();
   latencies.sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  return { rate: ok / elapsed, ok, errors, reused: 0, p50: at(0.5), p99: at(0.99), seconds: elapsed, firstError };
+  return { rate: ok / elapsed, ok, errors, reused: 0, p50: at(0.5), p99: at(0.99), max: at(1), refused: {}, timeouts: 0, connectionErrors: 0, seconds: elapsed, firstError };
 }
 
 /**

@@ -87,3 +87,16 @@ export class RateLimitedError extends DomainError {
     this.details.retryAfterMs = Math.ceil(retryAfterMs);
   }
 }
+
+/**
+ * More claims wait in this process than it can answer in time: refused at once with the
+ * contract's RATE_LIMITED (the client backs off and retries), never left to time out.
+ */
+export class ClaimsOverloadedError extends DomainError {
+  readonly code = 'RATE_LIMITED';
+  constructor(retryAfterMs: number) {
+    super(`The service has more claims waiting than it can answer now; retry in ${Math.ceil(retryAfterMs)} ms`);
+    this.details.retryAfterMs = Math.ceil(retryAfterMs);
+    this.details.reason = 'OVERLOADED';
+  }
+}

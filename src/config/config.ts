@@ -51,6 +51,8 @@ const configSchema = z
     ADMIN_API_KEY: optionalNonEmpty(z.string().min(16, { message: 'expected at least 16 characters' })),
     CLAIM_WINDOW_SECONDS: positiveInt('a whole number of seconds > 0').default(86400),
     CLAIM_RATE_LIMIT: z.coerce.number({ message: 'expected claims per second per key (0 = off)' }).int().min(0).default(0),
+    CLAIM_QUEUE_LIMIT: positiveInt('a number of claims > 0').default(2000),
+    CLAIM_QUEUE_MAX_WAIT_MS: positiveInt('a number of milliseconds > 0').default(2000),
     SMTP_URL: optionalNonEmpty(urlWithProtocol(['smtp:', 'smtps:'], 'smtp://127.0.0.1:2525')),
     ALERT_FROM: optionalNonEmpty(emailAddress),
     ALERT_MAIL_ATTEMPTS: positiveInt('a number of attempts >= 1').default(8),

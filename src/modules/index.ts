@@ -12,5 +12,5 @@ import { alertsModule } from './alerts/alerts.module.js';
 import { expiryModule } from './expiry/expiry.module.js';
 import { uploadsModule } from './uploads/uploads.module.js';
 
-/** Every domain module of the service. A new domain folder adds its module here. */
+/** Every domain module of the service. A new domain folder adds its module here (and its API parts to api-index.ts). */
 export const appModules: AppModule[] = [authModule, listsModule, campaignsModule, claimsModule, exportsModule, historyModule, deliveryModule, distributionModule, realtimeModule, alertsModule, expiryModule, uploadsModule];

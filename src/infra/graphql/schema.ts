@@ -1,13 +1,13 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
-import { appModules } from '../../modules/index.js';
+import { apiModules } from '../../modules/api-index.js';
 import { authChecker } from '../../modules/auth/auth-checker.js';
 import type { AppPubSub } from '../pubsub/pubsub.js';
 
 /** Builds the executable schema from every module's resolvers. */
 export async function buildAppSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
-  const resolvers = appModules.flatMap((module) => module.resolvers ?? []);
+  const resolvers = apiModules.flatMap((module) => module.resolvers);
   return buildSchema({
     resolvers: resolvers as unknown as NonEmptyArray<Function>,
     authChecker,

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../../app-context.js';
 import { trustProxySetting } from '../../config/config.js';
-import { appModules } from '../../modules/index.js';
+import { apiModules } from '../../modules/api-index.js';
 import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
@@ -21,6 +21,9 @@ import { findProjectRoot } from '../project-root.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
 import { costError, documentCost, documentLimits, limitRules, webSocketRules, type DocumentLimits } from './limits.js';
+
+/** Connections the kernel may queue for accepting (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
 
 export interface ApiServer {
   httpServer: Server;
@@ -210,7 +213,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 
   const router = express.Router();
   mountHealthRoutes(router, app);
-  for (const module of appModules) module.httpRoutes?.(router, app);
+  for (const module of apiModules) module.httpRoutes?.(router, app);
   expressApp.use(router);
   mountConsole(expressApp, join(findProjectRoot(__dirname), CONSOLE_BUILD_DIR), app.logger);
 
@@ -246,7 +249,9 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     listen: (port) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
-        httpServer.listen(port, config.HOST, () => resolve((httpServer.address() as AddressInfo).port));
+        // A flash sale opens thousands of connections at once: with Node's default backlog (511)
+        // the kernel drops handshakes beyond it and those clients wait seconds for a retry.
+        httpServer.listen({ port, host: config.HOST, backlog: LISTEN_BACKLOG }, () => resolve((httpServer.address() as AddressInfo).port));
       }),
     stop: async () => {
       stopListening();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { freemem, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BinaryProvider, MariadbBinaries } from './binaries.js';
 import { type Address, type ProbeResult, probeMysql, probeRedis } from './probe.js';
@@ -72,11 +72,7 @@ function mariadbServer(stateDir: string): LocalServer {
         // as root, mariadbd refuses to start unless told which user to run as
         ...(process.getuid?.() === 0 ? ['--user=root'] : []),
         '--skip-name-resolve',
-        // a dev/test box: fast commits (flushed once a second), no binlog, room for parallel tests
-        '--innodb-buffer-pool-size=256M',
-        '--max-connections=500',
-        '--innodb-flush-log-at-trx-commit=2',
-        '--skip-log-bin',
+        ...mariadbTuning({ totalBytes: totalmem(), freeBytes: freemem() }),
         '--character-set-server=utf8mb4',
         '--collation-server=utf8mb4_unicode_ci',
         '--local-infile=1',
@@ -89,6 +85,33 @@ function mariadbServer(stateDir: string): LocalServer {
       await verifyRootLogin(address, binaries, url);
     },
   };
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Settings of the local MariaDB, sized from the machine it starts on. The buffer pool is what
+ * keeps big lists fast: a 10,000,000-code list's indexes are about 1 GiB, and once they outgrow
+ * the pool every insert and lookup waits for a random page read. So the pool gets a quarter of
+ * the memory free at start (the service, tests and other programs need the rest), at least
+ * 256 MiB and at most 4 GiB, a dev/test box's share. The redo log is a quarter of the pool (at
+ * least 256 MiB, at most 1 GiB): a bulk load writes gigabytes, and a small redo log forces
+ * checkpoints (synchronous page flushes) every few seconds. Commits are flushed once a second
+ * (a crash may lose the last second, fine for development), no binlog, room for parallel tests.
+ */
+export function mariadbTuning(memory: { totalBytes: number; freeBytes: number }): string[] {
+  const free = Math.min(memory.freeBytes, memory.totalBytes);
+  const pool = Math.max(256, Math.min(4096, Math.floor(free / 4 / MiB / 128) * 128));
+  const redo = Math.max(256, Math.min(1024, Math.floor(pool / 4)));
+  return [
+    `--innodb-buffer-pool-size=${pool}M`,
+    `--innodb-log-file-size=${redo}M`,
+    '--innodb-log-buffer-size=64M',
+    '--innodb-flush-log-at-trx-commit=2',
+    '--innodb-io-capacity=2000',
+    '--max-connections=500',
+    '--skip-log-bin',
+  ];
 }
 
 /**

@@ -1,12 +1,10 @@
 import type { AppModule } from '../app-module.js';
 import { ApiKey } from './api-key.entity.js';
-import { ApiKeyResolver } from './api-key.resolver.js';
 import { ApiKeyService, DEV_ADMIN_KEY } from './api-key.service.js';
 
 export const authModule: AppModule = {
   name: 'auth',
   entities: [ApiKey],
-  resolvers: [ApiKeyResolver],
   async onInit(app) {
     const keys = app.get(ApiKeyService);
     if (app.runsApi) await keys.listenForRevocations();

@@ -1,9 +1,7 @@
 import type { AppModule } from '../app-module.js';
 import { Campaign, CampaignList } from './campaign.entity.js';
-import { CampaignResolver } from './campaign.resolver.js';
 
 export const campaignsModule: AppModule = {
   name: 'campaigns',
   entities: [Campaign, CampaignList],
-  resolvers: [CampaignResolver],
 };

@@ -1,12 +1,14 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { AppContext } from '../../app-context.js';
-import { BadUserInputError, DomainError, RateLimitedError } from '../../common/errors.js';
+import { BadUserInputError, CampaignFinishedError, ClaimsOverloadedError, DomainError, RateLimitedError } from '../../common/errors.js';
+import type { FinishReason } from '../campaigns/campaign.entity.js';
 import { isRowId } from '../../common/ids.js';
 import type { Caller } from '../auth/caller.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import { ClaimDatabase } from './claim-database.js';
 import { runClaimBatch, type ClaimOutcome, type ValidClaim } from './claim-batch.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
+import { FinishedCampaigns } from './finished-campaigns.js';
 
 /** One claim, from the API or from another module (e.g. bulk distribution). */
 export interface ClaimRequest {
@@ -29,6 +31,9 @@ export const MAX_CLAIM_BATCH = 256;
  */
 export const BATCHES_IN_FLIGHT = 2;
 
+/** The retryAfterMs of a claim refused because too many claims wait in this process. */
+export const OVERLOAD_RETRY_MS = 1000;
+
 interface CampaignQueue {
   pending: PendingClaim[];
   inFlight: number;
@@ -40,6 +45,8 @@ interface CampaignQueue {
 interface PendingClaim {
   claim: ValidClaim;
   started: number;
+  /** An API claim: refused with RATE_LIMITED rather than kept waiting past CLAIM_QUEUE_MAX_WAIT_MS. */
+  sheddable: boolean;
   resolve(assignment: CouponAssignment): void;
   reject(error: unknown): void;
 }
@@ -79,24 +86,38 @@ function checkRowId(field: string, value: unknown, required: boolean): string | 
  */
 export class ClaimService {
   private readonly campaigns = new Map<string, CampaignQueue>();
+  /** Claims of campaigns known to be finished, waiting for their (transaction-free) refusal. */
+  private readonly refusals = new Map<string, PendingClaim[]>();
   private readonly running = new Set<Promise<void>>();
+  /** Claims waiting in `campaigns` queues, not yet in a batch. */
+  private waiting = 0;
   private rateLimiter: RateLimiterRedis | null = null;
   private readonly assignedCounter;
   private readonly reusedCounter;
+  private readonly finished: FinishedCampaigns;
 
   constructor(private readonly app: AppContext) {
     this.assignedCounter = app.metrics.claims.labels('assigned');
     this.reusedCounter = app.metrics.claims.labels('reused');
+    this.finished = app.get(FinishedCampaigns);
   }
 
   /**
    * claimCoupon: the key's campaign scopes, its rate limit (one point per claim, so aliased
-   * claims in one request count one each), then the claim.
+   * claims in one request count one each), then the claim. When this process already has
+   * CLAIM_QUEUE_LIMIT claims waiting for a transaction, the claim is refused at once
+   * (RATE_LIMITED with retryAfterMs), and one that has waited CLAIM_QUEUE_MAX_WAIT_MS without
+   * getting into a transaction is refused then, rather than left to wait until the client
+   * times out (and retries, piling up more work).
    */
   async claimAs(caller: Caller, request: ClaimRequest): Promise<CouponAssignment> {
     assertCampaignAllowed(caller, request.campaignId);
     if (this.app.config.CLAIM_RATE_LIMIT > 0) await this.consumeRateLimit(caller.keyId);
-    return this.claim(request);
+    if (this.waiting >= this.app.config.CLAIM_QUEUE_LIMIT && !this.finished.isFinished(String(request.campaignId))) {
+      this.app.metrics.claims.inc({ result: 'OVERLOADED' });
+      throw new ClaimsOverloadedError(OVERLOAD_RETRY_MS);
+    }
+    return this.submit(request, true);
   }
 
   /**
@@ -105,6 +126,10 @@ export class ClaimService {
    * LIST_EXHAUSTED, LIST_EXPIRED.
    */
   claim(request: ClaimRequest): Promise<CouponAssignment> {
+    return this.submit(request, false);
+  }
+
+  private submit(request: ClaimRequest, sheddable: boolean): Promise<CouponAssignment> {
     const started = performance.now();
     let claim: ValidClaim;
     try {
@@ -119,19 +144,68 @@ export class ClaimService {
       return Promise.reject(error);
     }
     return new Promise<CouponAssignment>((resolve, reject) => {
-      let queue = this.campaigns.get(claim.campaignId);
-      if (!queue) {
-        queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
-        this.campaigns.set(claim.campaignId, queue);
-      }
-      queue.pending.push({ claim, started, resolve, reject });
-      this.schedule(claim.campaignId, queue);
+      const pending: PendingClaim = { claim, started, sheddable, resolve, reject };
+      if (this.finished.isFinished(claim.campaignId)) this.refuseLater(pending);
+      else this.enqueue(pending);
     });
+  }
+
+  private enqueue(pending: PendingClaim): void {
+    const campaignId = pending.claim.campaignId;
+    let queue = this.campaigns.get(campaignId);
+    if (!queue) {
+      queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
+      this.campaigns.set(campaignId, queue);
+    }
+    queue.pending.push(pending);
+    this.waiting++;
+    this.schedule(campaignId, queue);
+  }
+
+  /**
+   * A claim in a campaign known to be finished: claims arriving in the same turn of the event
+   * loop are answered together by FinishedCampaigns with plain reads, no transaction. Claims of
+   * users inside their claim window, and all of them if the reads fail, go to the claim engine.
+   */
+  private refuseLater(pending: PendingClaim): void {
+    const campaignId = pending.claim.campaignId;
+    const group = this.refusals.get(campaignId);
+    if (group) {
+      group.push(pending);
+      return;
+    }
+    this.refusals.set(campaignId, [pending]);
+    setImmediate(() => {
+      const claims = this.refusals.get(campaignId)!;
+      this.refusals.delete(campaignId);
+      const run = this.finished
+        .answer(campaignId, claims.map((claim) => claim.claim))
+        .then(
+          (outcomes) =>
+            outcomes.forEach((outcome, index) => {
+              if (outcome.kind === 'refused') this.settle(claims[index], { error: outcome.error }, false);
+              else this.enqueue(claims[index]);
+            }),
+          (error: unknown) => {
+            this.app.logger.warn({ err: error, campaignId }, 'finished-campaign refusal not read; claims go through transactions');
+            for (const claim of claims) this.enqueue(claim);
+          },
+        )
+        .finally(() => this.running.delete(run));
+      this.running.add(run);
+    });
+  }
+
+  /** Claims waiting for a transaction in this process, and the claim transactions running. */
+  queueState(): { waiting: number; batchesInFlight: number } {
+    let batchesInFlight = 0;
+    for (const queue of this.campaigns.values()) batchesInFlight += queue.inFlight;
+    return { waiting: this.waiting, batchesInFlight };
   }
 
   /** Resolves once every claim received so far has been answered (used at shutdown). */
   async drained(): Promise<void> {
-    while (this.running.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
+    while (this.running.size > 0 || this.refusals.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
       await Promise.allSettled([...this.running]);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -146,8 +220,10 @@ export class ClaimService {
     queue.scheduled = true;
     setImmediate(() => {
       queue.scheduled = false;
+      this.shedStale(queue);
       if (!this.mayStart(queue)) return;
       const batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
+      this.waiting -= batch.length;
       queue.lastSize = batch.length;
       queue.inFlight++;
       const run = this.runBatch(campaignId, batch)
@@ -164,6 +240,24 @@ export class ClaimService {
       this.running.add(run);
       this.schedule(campaignId, queue);
     });
+  }
+
+  /** Refuses the API claims that have waited longer than CLAIM_QUEUE_MAX_WAIT_MS for a batch. */
+  private shedStale(queue: CampaignQueue): void {
+    const oldest = performance.now() - this.app.config.CLAIM_QUEUE_MAX_WAIT_MS;
+    // Arrival order: stale claims are at the front.
+    if (queue.pending.length === 0 || queue.pending[0].started >= oldest) return;
+    const kept: PendingClaim[] = [];
+    for (const pending of queue.pending) {
+      if (pending.sheddable && pending.started < oldest) {
+        this.waiting--;
+        this.app.metrics.claims.inc({ result: 'OVERLOADED' });
+        pending.reject(new ClaimsOverloadedError(OVERLOAD_RETRY_MS));
+      } else {
+        kept.push(pending);
+      }
+    }
+    queue.pending = kept;
   }
 
   /**
@@ -208,6 +302,10 @@ export class ClaimService {
       (outcome.assignment.reused ? this.reusedCounter : this.assignedCounter).inc();
       pending.resolve(outcome.assignment);
     } else {
+      // A transaction found the campaign finished: later claims here are refused without one.
+      if (outcome.error instanceof CampaignFinishedError) {
+        this.finished.markFinished(pending.claim.campaignId, (outcome.error.details.finishReason as FinishReason | undefined) ?? null);
+      }
       this.app.metrics.claims.inc({ result: unexpected ? 'error' : outcome.error.code });
       pending.reject(outcome.error);
     }

@@ -1,14 +1,14 @@
 import type { AppModule } from '../app-module.js';
 import { ClaimDatabase } from './claim-database.js';
-import { ClaimResolver } from './claim.resolver.js';
 import { ClaimService } from './claim.service.js';
 import { CouponAssignment } from './coupon-assignment.entity.js';
+import { FinishedCampaigns } from './finished-campaigns.js';
 
 export const claimsModule: AppModule = {
   name: 'claims',
   entities: [CouponAssignment],
-  resolvers: [ClaimResolver],
   onInit(app) {
+    app.get(FinishedCampaigns).start();
     // Opened in the background (the first claim waits for it if need be).
     app.get(ClaimDatabase).open().catch((error: unknown) => app.logger.warn({ err: error }, 'claim connection pool not opened yet; claims will retry'));
     // Claims already received are answered before their connection pool closes. Registered

@@ -1,12 +1,9 @@
 import type { AppModule } from '../app-module.js';
 import { CouponsAssigned } from '../claims/claim.events.js';
-import { CouponAssignmentDeliveryResolver } from './coupon-assignment-delivery.resolver.js';
-import { CouponListDeliveryResolver } from './coupon-list-delivery.resolver.js';
 import { startDeliveryWorkers } from './delivery.jobs.js';
 import { DeliverySender } from './delivery-sender.js';
 import { DeliveryServices } from './delivery-services.js';
 import { Delivery } from './delivery.entity.js';
-import { DeliveryResolver } from './delivery.resolver.js';
 import { ListDeliverySettings } from './list-delivery-settings.entity.js';
 import { TransactionalMessage } from './transactional-message.entity.js';
 import { UserProfile } from './user-profile.entity.js';
@@ -14,7 +11,6 @@ import { UserProfile } from './user-profile.entity.js';
 export const deliveryModule: AppModule = {
   name: 'delivery',
   entities: [TransactionalMessage, ListDeliverySettings, UserProfile, Delivery],
-  resolvers: [DeliveryResolver, CouponListDeliveryResolver, CouponAssignmentDeliveryResolver],
   onInit(app) {
     const { deliveries } = app.get(DeliveryServices);
     // In whichever process claimed: after COMMIT, never inside or before the claim's answer.

@@ -2,14 +2,12 @@ import type { AppModule } from '../app-module.js';
 import { CouponsAssigned } from '../claims/claim.events.js';
 import { DistributionJob } from './distribution-job.entity.js';
 import { startDistributionWorkers } from './distribution.jobs.js';
-import { DistributionResolver } from './distribution.resolver.js';
 import { DistributionServices } from './distribution-services.js';
 
 /** Bulk distribution (distributeCoupons): claims through AUTOMATED campaigns, run by a worker; delivery sends the codes. */
 export const distributionModule: AppModule = {
   name: 'distribution',
   entities: [DistributionJob],
-  resolvers: [DistributionResolver],
   onInit(app) {
     const { interactiveLoad, distributions } = app.get(DistributionServices);
     app.onShutdown(() => interactiveLoad.stop());

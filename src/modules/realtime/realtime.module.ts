@@ -1,7 +1,6 @@
 import type { AppModule } from '../app-module.js';
 import { LiveEventForwarder } from './live-event-forwarder.js';
 import { LiveUpdateHub } from './live-update-hub.js';
-import { LiveUpdatesResolver } from './live-updates.resolver.js';
 
 /**
  * Live updates: every process forwards its committed events to Redis pub/sub; every API process
@@ -9,7 +8,6 @@ import { LiveUpdatesResolver } from './live-updates.resolver.js';
  */
 export const realtimeModule: AppModule = {
   name: 'realtime',
-  resolvers: [LiveUpdatesResolver],
   onInit(app) {
     app.get(LiveEventForwarder).start();
     if (app.runsApi) app.get(LiveUpdateHub).start();

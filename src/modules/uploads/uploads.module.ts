@@ -2,13 +2,11 @@ import type { Job } from 'bullmq';
 import type { AppModule } from '../app-module.js';
 import { CodeImportService } from './code-import.service.js';
 import { CodeUpload } from './code-upload.entity.js';
-import { CodeUploadResolver } from './code-upload.resolver.js';
 import { CODE_UPLOAD_QUEUE, type CodeUploadJob } from './upload-queue.js';
 
 export const uploadsModule: AppModule = {
   name: 'uploads',
   entities: [CodeUpload],
-  resolvers: [CodeUploadResolver],
   startWorkers(app) {
     const imports = app.get(CodeImportService);
     const lockMs = app.config.UPLOAD_RECOVERY_SECONDS * 1000;

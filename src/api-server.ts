@@ -1,0 +1,13 @@
+import type { AppContext } from './app-context.js';
+import { buildAppSchema } from './infra/graphql/schema.js';
+import { createApiServer, type ApiServer } from './infra/graphql/server.js';
+
+/**
+ * The API half of a process: the GraphQL schema, Apollo, express and the WebSocket server. app.ts
+ * loads this file only where ROLE is api or all, so a worker process never loads any of it.
+ */
+export async function startApiServer(app: AppContext): Promise<{ server: ApiServer; port: number }> {
+  const server = await createApiServer(app, await buildAppSchema(app.pubSub));
+  const port = await server.listen(app.config.PORT);
+  return { server, port };
+}
