@@ -34,7 +34,8 @@ function parseContract(markdown: string) {
     for (const line of block.split('\n')) {
       const header = /^#\s*(Query|Mutation|Subscription)\s*$/.exec(line.trim());
       if (header) { section = header[1]; continue; }
-      const gains = /^#\s*(\w+) gains:\s*(.*)$/.exec(line.trim());
+      // "# ApiKey gains:  campaignIds: [ID!]!   # comment": the fields end where the next "#" starts.
+      const gains = /^#\s*(\w+) gains:\s*([^#]*)/.exec(line.trim());
       if (gains) { add('type', gains[1], parseFields(gains[2])); continue; }
       if (section && /^\w+\s*(\(|:)/.test(line.trim())) add('type', section, parseFields(line.replace(/#.*$/, '')));
     }
