@@ -158,8 +158,9 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
             }),
           ];
         }
-        // Every operation checks the key again: a revoked key (or one whose role changed) gets no answer.
-        const caller = await keys.authenticate(ctx.extra.secret);
+        // Every operation checks the key again, in the database: a key revoked on any process (or
+        // one whose role changed) gets no answer, even before the revocation message arrives here.
+        const caller = await keys.authenticateUncached(ctx.extra.secret);
         if (!caller || !WEBSOCKET_ROLES.has(caller.role)) {
           ctx.extra.socket.close(CLOSE_FORBIDDEN, 'Forbidden: the API key is no longer valid');
           return [new GraphQLError('This API key is no longer valid', { extensions: { code: 'UNAUTHENTICATED' } })];

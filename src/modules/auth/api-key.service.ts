@@ -59,12 +59,26 @@ export class ApiKeyService {
   }
 
   async authenticate(secret: string | undefined): Promise<Caller | null> {
+    return this.check(secret, true);
+  }
+
+  /**
+   * The same check read from the database, past the cache: for operations on a long-lived
+   * WebSocket, which must not run in the moment between a revocation on another process and
+   * that process's revocation message arriving here.
+   */
+  async authenticateUncached(secret: string | undefined): Promise<Caller | null> {
+    return this.check(secret, false);
+  }
+
+  private async check(secret: string | undefined, useCache: boolean): Promise<Caller | null> {
     if (!secret) return null;
     const hash = hashApiKey(secret);
     if (this.bootstrapHash && timingSafeEqual(Buffer.from(hash, 'hex'), this.bootstrapHash)) {
       return { keyId: 'bootstrap', role: ApiKeyRole.ADMIN };
     }
     if (!ISSUED_SECRET.test(secret)) return null;
+    if (!useCache) return this.lookUp(hash);
     const cached = this.known.get(hash);
     if (cached) return cached;
     if (this.unknown.has(hash)) return null;
@@ -83,6 +97,7 @@ export class ApiKeyService {
     // The row was found by its hash; the constant-time comparison keeps timing independent of the contents.
     const valid = key !== null && key.revokedAt === null && timingSafeEqual(Buffer.from(key.keyHash, 'hex'), Buffer.from(hash, 'hex'));
     if (!valid) {
+      this.known.delete(hash);
       this.unknown.set(hash, true);
       return null;
     }
