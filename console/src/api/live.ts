@@ -39,7 +39,7 @@ export function openLive(key: string, onKeyRefused: (reason: string) => void): v
         if (client !== current) return;
         const code = (event as { code?: number }).code;
         if (code === 4401 || code === 4403) {
-          onKeyRefused('The server no longer accepts this API key (revoked or expired). Sign in with a valid key.');
+          onKeyRefused('Signed out: the server no longer accepts this API key (revoked or expired). Sign in with a valid key.');
           return;
         }
         connection.value = 'reconnecting';
