@@ -5,7 +5,7 @@ import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { requireDate } from '../../common/validation.js';
-import { parseDatabaseUrl } from '../../infra/db/database-url.js';
+import { connectionOptions } from '../../infra/db/data-source.js';
 import { ApiKeyRole } from '../auth/api-key-role.js';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import type { Caller } from '../auth/caller.js';
@@ -230,9 +230,8 @@ export class CouponUsageExportService {
    * after it are not in the file, whatever their assigned_at, while claims go on.
    */
   private async snapshotConnection(): Promise<Connection> {
-    const location = parseDatabaseUrl(this.app.config.DATABASE_URL);
     const connection = mysql.createConnection({
-      ...location,
+      ...(connectionOptions(this.app.config.DATABASE_URL) as mysql.ConnectionOptions),
       timezone: 'Z',
       dateStrings: true,
       charset: 'UTF8MB4_UNICODE_CI',
