@@ -50,6 +50,7 @@ const RUN_AS = 'mysql';
 export class LocalCluster {
   readonly dir: string;
   private binaries: ClusterBinaries | null = null;
+  private readonly startPositions = new Map<number, string | null>();
 
   constructor(
     private readonly stateDir: string,
@@ -185,6 +186,7 @@ export class LocalCluster {
       const recovered = await run(bin.mariadbd, [`--defaults-file=${cnf}`, '--wsrep-recover', `--log-error=${join(this.nodeDir(node), 'recover.log')}`], { env: bin.env });
       const position = /Recovered position:\s*(\S+)/.exec(`${recovered.output}\n${tail(join(this.nodeDir(node), 'recover.log'), 50)}`)?.[1];
       if (position && !position.endsWith(':-1')) args.push(`--wsrep_start_position=${position}`);
+      this.startPositions.set(node, position ?? null);
     }
     await this.launch(node, args);
     await this.waitForGalera([node], 60_000);
@@ -220,12 +222,16 @@ export class LocalCluster {
     }
   }
 
-  /** Whether a node's last join was an IST (incremental), read from its log. */
+  /**
+   * Whether a node's last start by startNode() caught up by IST (the writesets right after its
+   * recovered position) rather than a full copy, read from its log.
+   */
   joinedByIst(node: number): boolean {
-    const log = tail(join(this.nodeDir(node), 'mariadbd.log'), 400);
-    const lastStart = log.lastIndexOf('Starting MariaDB');
-    const since = lastStart >= 0 ? log.slice(lastStart) : log;
-    return /IST received|Receiving IST/.test(since) && !/Running: 'wsrep_sst_rsync --role 'joiner'/.test(since);
+    const position = this.startPositions.get(node);
+    if (!position) return false;
+    const next = Number(position.slice(position.lastIndexOf(':') + 1)) + 1;
+    const log = tail(join(this.nodeDir(node), 'mariadbd.log'), 1000);
+    return log.includes(`Receiving IST: `) && new RegExp(`Receiving IST: \\d+ writesets, seqnos ${next}-`).test(log);
   }
 
   private own(path: string): void {
