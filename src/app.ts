@@ -84,7 +84,15 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       await app.runShutdownHooks();
       await queues.close();
       logger.debug('queues closed');
-      await Promise.all([redis, publishRedis, subscribeRedis, bullRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
+      // disconnect() after quit(): with Sentinels it also closes the failover detector's sentinel connections.
+      await Promise.all(
+        [redis, publishRedis, subscribeRedis, bullRedis].map((connection) =>
+          connection
+            .quit()
+            .catch(() => undefined)
+            .finally(() => connection.disconnect()),
+        ),
+      );
       await dataSource.destroy();
       databaseHosts.release();
       logger.info('shut down');
