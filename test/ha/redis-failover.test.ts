@@ -1,7 +1,9 @@
 import { Redis } from 'ioredis';
 import { SENTINEL_MASTER, SENTINEL_PORTS, type LocalCluster } from '../../src/infra/local-services/cluster';
 import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../claims/claim-fixtures';
-import { startTestApp, type TestApp } from '../helpers/test-app';
+import { wsClient } from '../helpers/graphql-client';
+import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
+import { AVAILABILITY, collect, subscribing } from '../realtime/live-helpers';
 import { readUpload, upload } from '../uploads/upload-helpers';
 import { CLUSTER_URLS, describeOnCluster, localCluster } from './cluster-helpers';
 
@@ -93,4 +95,28 @@ describeOnCluster('the Redis primary failed over under claims, an import and pen
     // The old primary comes back as a replica of the new one.
     await cluster.restartRedisAsReplica(primaryBefore);
   }, 240_000);
+
+  it('sends dashboards the current figures once the subscription is back after a lost connection', async () => {
+    const listId = await createUniqueList(t, 'dashboard', codesNamed('DB', 50));
+    const client = wsClient(t.baseUrl, TEST_ADMIN_KEY);
+    try {
+      const updates = await subscribing(t.app, 'availability', () => collect(client, AVAILABILITY, { ids: [listId] }));
+      // The figures change while this process's subscriber connection is cut: no notice reaches it.
+      const primary = new Redis({ host: '127.0.0.1', port: await cluster.sentinelPrimary() });
+      try {
+        const clients = String(await primary.call('CLIENT', 'LIST', 'TYPE', 'pubsub'));
+        const ours = clients.split('\n').filter((line) => line.includes('name=coupon-lists:subscribe'));
+        expect(ours.length).toBeGreaterThan(0);
+        await t.app.dataSource.query('UPDATE coupon_lists SET assigned_codes = 7 WHERE id = ?', [listId]);
+        for (const line of ours) await primary.call('CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]);
+      } finally {
+        primary.disconnect();
+      }
+      const update = await updates.waitFor((data: any) => data.couponListAvailability.assignedCodes === 7, 15_000);
+      expect(update).toMatchObject({ couponListAvailability: { listId, availableCodes: 43 } });
+      updates.stop();
+    } finally {
+      await client.dispose();
+    }
+  }, 60_000);
 });
