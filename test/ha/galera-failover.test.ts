@@ -4,20 +4,10 @@ import { DatabaseHosts } from '../../src/infra/db/database-hosts';
 import { claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { readUpload, upload } from '../uploads/upload-helpers';
-import { CLUSTER_URLS, describeOnCluster, expectAnswersStored, localCluster, nodeConnection } from './cluster-helpers';
+import { CLUSTER_URLS, describeOnCluster, expectAnswersStored, localCluster, nodeConnection, eventually } from './cluster-helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Retries a read while the cluster moves (requests during the switch may fail). */
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
 
 describeOnCluster('the writing Galera node killed under claims and an import', () => {
   const database = `coupons_test_ha_${randomBytes(4).toString('hex')}`;

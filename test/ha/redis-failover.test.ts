@@ -5,19 +5,10 @@ import { wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { AVAILABILITY, collect, subscribing } from '../realtime/live-helpers';
 import { readUpload, upload } from '../uploads/upload-helpers';
-import { CLUSTER_URLS, describeOnCluster, localCluster } from './cluster-helpers';
+import { CLUSTER_URLS, describeOnCluster, localCluster, eventually } from './cluster-helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
 
 describeOnCluster('the Redis primary failed over under claims, an import and pending expiry jobs', () => {
   let cluster: LocalCluster;

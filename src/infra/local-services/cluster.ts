@@ -68,6 +68,18 @@ export class LocalCluster {
     return join(this.dir, `galera${node + 1}`);
   }
 
+  /** Whether any server of the set runs. */
+  isRunning(): boolean {
+    const pidFiles = [
+      ...readdirIfExists(this.dir).filter((name) => name.startsWith('redis')).map((name) => join(this.dir, name, 'pid')),
+      ...GALERA_NODES.map((_, node) => join(this.nodeDir(node), 'mariadbd.pid')),
+    ];
+    return pidFiles.some((file) => {
+      const pid = readPid(file);
+      return pid !== null && isAlive(pid);
+    });
+  }
+
   /** Brings up whatever part of the set is not running; returns the URLs. */
   async up(): Promise<ClusterUrls> {
     mkdirSync(this.dir, { recursive: true });
