@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import { AppContext } from './app-context.js';
 import type { AppConfig } from './config/config.js';
-import { createDataSource, ensureDatabaseExists } from './infra/db/data-source.js';
+import { DatabaseHosts } from './infra/db/database-hosts.js';
+import { createDataSource, ensureDatabaseExists, openDataSource } from './infra/db/data-source.js';
 import { runMigrations } from './infra/db/migrate.js';
 import { EventBus } from './infra/events/event-bus.js';
 import type { ApiServer } from './infra/graphql/server.js';
@@ -25,13 +26,16 @@ export interface RunningApp {
  * and depending on ROLE the API server and/or the job workers.
  */
 export async function startApp(config: AppConfig, logger: Logger = createLogger(config.LOG_LEVEL, { role: config.ROLE })): Promise<RunningApp> {
+  // With several database hosts: the first ready one, checked every second from now on.
+  const databaseHosts = DatabaseHosts.for(config.DATABASE_URL);
+  await databaseHosts.start(logger);
   await ensureDatabaseExists(config.DATABASE_URL);
   const dataSource = createDataSource({
     databaseUrl: config.DATABASE_URL,
     poolSize: config.DB_POOL_SIZE,
     entities: appModules.flatMap((module) => module.entities ?? []),
   });
-  await dataSource.initialize();
+  await openDataSource(dataSource, config.DATABASE_URL);
   await runMigrations(dataSource, logger);
 
   const redis = createRedis(config.REDIS_URL, logger, 'commands');
@@ -82,8 +86,17 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
       await app.runShutdownHooks();
       await queues.close();
       logger.debug('queues closed');
-      await Promise.all([redis, publishRedis, subscribeRedis, bullRedis].map((connection) => connection.quit().catch(() => connection.disconnect())));
+      // disconnect() after quit(): with Sentinels it also closes the failover detector's sentinel connections.
+      await Promise.all(
+        [redis, publishRedis, subscribeRedis, bullRedis].map((connection) =>
+          connection
+            .quit()
+            .catch(() => undefined)
+            .finally(() => connection.disconnect()),
+        ),
+      );
       await dataSource.destroy();
+      databaseHosts.release();
       logger.info('shut down');
     })());
 

@@ -3,7 +3,7 @@ import autocannon from 'autocannon';
 import mysql from 'mysql2/promise';
 import { v7 as uuidv7 } from 'uuid';
 import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
-import { LIKELY_CODES_SQL } from '../../src/modules/claims/claim-batch.js';
+import { CODE_READ_SQL } from '../../src/modules/claims/claim-batch.js';
 import { benchGraphQL, dropBenchDatabase, startBenchServer, type BenchServer } from './server.js';
 
 export interface LoadResult {
@@ -296,8 +296,7 @@ export async function checkList(pool: mysql.Pool, listId: string, used = 0): Pro
 export async function explainCodeRead(pool: mysql.Pool, listId: string, used: number, total: number): Promise<{ type: string; key: string; rows: number }> {
   const connection = await pool.getConnection();
   try {
-    await connection.query('SET @claim_list = ?, @claim_after = ?, @claim_upto = ?', [listId, used, total]);
-    const [plan] = await connection.query<any[]>(`EXPLAIN ${LIKELY_CODES_SQL}`, [64]);
+    const [plan] = await connection.query<any[]>(`EXPLAIN ${CODE_READ_SQL}`, [listId, used, total, 64]);
     return { type: String(plan[0].type), key: String(plan[0].key), rows: Number(plan[0].rows) };
   } finally {
     connection.release();

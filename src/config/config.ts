@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseDatabaseUrl } from '../infra/db/database-url.js';
+import { parseRedisUrl, REDIS_URL_FORMS } from '../infra/redis/redis-url.js';
 
 /**
  * The service's configuration, read from the environment once at start-up.
@@ -19,6 +21,15 @@ const urlWithProtocol = (protocols: string[], example: string) =>
     },
     { message: `expected a URL like ${example}` },
   );
+
+const parses = (parse: () => unknown) => {
+  try {
+    parse();
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 const positiveInt = (what: string) =>
   z.coerce.number({ message: `expected ${what}` }).int({ message: `expected ${what}` }).positive({ message: `expected ${what}` });
@@ -43,10 +54,15 @@ const configSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test'], { message: 'expected development, production or test' }).default('development'),
     PORT: z.coerce.number({ message: 'expected a port number 0-65535' }).int().min(0).max(65535, { message: 'expected a port number 0-65535' }).default(4000),
-    DATABASE_URL: urlWithProtocol(['mysql:', 'mariadb:'], 'mysql://user:password@host:3306/database')
-      .refine((value) => new URL(value).pathname.replace(/^\//, '').length > 0, { message: 'expected a database name in the URL path' })
+    // One host or several (the nodes of a Galera cluster, in order of preference).
+    DATABASE_URL: z
+      .string()
+      .refine((value) => /^(mysql|mariadb):\/\//i.test(value) && parses(() => parseDatabaseUrl(value)), {
+        message: 'expected a URL like mysql://user:password@host:3306/database or mysql://user@h1:3306,h2:3306,h3:3306/database',
+      })
+      .refine((value) => !parses(() => parseDatabaseUrl(value)) || parseDatabaseUrl(value).database.length > 0, { message: 'expected a database name in the URL path' })
       .default(DEFAULT_DATABASE_URL),
-    REDIS_URL: urlWithProtocol(['redis:', 'rediss:'], 'redis://host:6379').default(DEFAULT_REDIS_URL),
+    REDIS_URL: z.string().refine((value) => parses(() => parseRedisUrl(value)), { message: `expected ${REDIS_URL_FORMS}` }).default(DEFAULT_REDIS_URL),
     ROLE: z.enum(['api', 'worker', 'all'], { message: 'expected api, worker or all' }).default('all'),
     ADMIN_API_KEY: optionalNonEmpty(z.string().min(16, { message: 'expected at least 16 characters' })),
     CLAIM_WINDOW_SECONDS: positiveInt('a whole number of seconds > 0').default(86400),
@@ -80,7 +96,8 @@ const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'expected fatal, error, warn, info, debug, trace or silent',
     }).default('info'),
-    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]+$/, { message: 'expected letters, digits, ":", "_" or "-"' }).default('coupons'),
+    // A Redis Cluster needs a {hash tag} (e.g. {coupons}) so that each queue's keys share one slot.
+    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9:_{}-]+$/, { message: 'expected letters, digits, ":", "_", "-" or a {hash tag}' }).default('coupons'),
     DB_POOL_SIZE: positiveInt('a number of connections > 0').default(20),
     SHUTDOWN_TIMEOUT_SECONDS: positiveInt('a whole number of seconds > 0').default(25),
     // The network edge (see SECURITY.md).
@@ -103,6 +120,9 @@ const configSchema = z
     API_KEY_CACHE_SIZE: positiveInt('a number of keys > 0').default(10_000),
   })
   .superRefine((config, ctx) => {
+    if (/^redis-cluster:/i.test(config.REDIS_URL) && !/\{[^{}]+\}/.test(config.QUEUE_PREFIX)) {
+      ctx.addIssue({ code: 'custom', path: ['QUEUE_PREFIX'], message: 'a Redis Cluster needs a hash-tagged prefix like {coupons} (otherwise BullMQ fails with CROSSSLOT)' });
+    }
     if (config.NODE_ENV === 'production' && !config.ADMIN_API_KEY) {
       ctx.addIssue({ code: 'custom', path: ['ADMIN_API_KEY'], message: 'required when NODE_ENV=production' });
     }

@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Client } from 'graphql-ws';
-import { Redis } from 'ioredis';
+import { createLogger } from '../../src/infra/logging/logger';
+import { createRedis } from '../../src/infra/redis/redis';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { EXPIRY_QUEUE, expiryJobId } from '../../src/modules/expiry/list-expiry.service';
@@ -142,7 +143,7 @@ describe('timed expiry across a restart', () => {
       await first.stop();
 
       // The delayed job is lost too (as with a Redis that lost its data): only the start-up check is left.
-      const redis = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
+      const redis = createRedis(process.env.REDIS_URL!, createLogger('silent'), 'test', { maxRetriesPerRequest: null });
       const queue = new Queue(EXPIRY_QUEUE, { connection: redis, prefix: `${queuePrefix}:bull` });
       await queue.obliterate({ force: true });
       await queue.close();

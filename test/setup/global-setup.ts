@@ -27,4 +27,8 @@ export default async function globalSetup(): Promise<void> {
   const { databaseUrl, redisUrl } = await ensureLocalServicesFor(process.env, join(__dirname, '..', '..'));
   process.env.DATABASE_URL = databaseUrl;
   process.env.REDIS_URL = redisUrl;
+  const { LocalCluster } = require('../../src/infra/local-services/cluster.js') as typeof import('../../src/infra/local-services/cluster');
+  const { stateDirOf } = require('../../src/infra/local-services/servers.js') as typeof import('../../src/infra/local-services/servers');
+  process.env.COUPONS_CLUSTER_RAN_BEFORE = String(new LocalCluster(stateDirOf(join(__dirname, '..', '..')), { info: () => undefined, warn: () => undefined }).isRunning());
 }
+

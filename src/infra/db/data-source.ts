@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
+import { DatabaseHosts } from './database-hosts.js';
 import { parseDatabaseUrl } from './database-url.js';
 
 export interface DataSourceOptions {
@@ -12,8 +13,62 @@ export interface DataSourceOptions {
 /** Migrations are compiled next to the sources: dist/migrations/*.js. */
 export const MIGRATIONS_GLOB = join(__dirname, '..', '..', '..', 'migrations', '*.{js,ts}');
 
-export function createDataSource({ databaseUrl, poolSize, entities }: DataSourceOptions): DataSource {
+/**
+ * mysql2 options for a connection to DATABASE_URL. With several hosts, the socket is opened by
+ * DatabaseHosts to the host this process currently writes through (the one way to the database
+ * for every pool and special connection).
+ */
+export function connectionOptions(databaseUrl: string): { host: string; port: number; user: string; password: string; database: string; stream?: () => unknown } {
   const location = parseDatabaseUrl(databaseUrl);
+  const hosts = DatabaseHosts.for(databaseUrl);
+  if (!hosts.multiple) return location;
+  return { ...location, host: hosts.current.host, port: hosts.current.port, stream: hosts.stream };
+}
+
+interface CallbackConnection {
+  query(sql: string, callback: (error: Error | null) => void): void;
+  release(): void;
+}
+interface CallbackPool {
+  on(event: 'connection', listener: (connection: CallbackConnection) => void): void;
+  getConnection(callback: (error: Error | null, connection: CallbackConnection) => void): void;
+}
+
+/**
+ * Runs the statements on every connection the data source's pool opens from now on, and on the
+ * one its initialize() opened (session settings without a round trip per transaction).
+ */
+export async function onEveryConnection(dataSource: DataSource, statements: string[]): Promise<void> {
+  if (statements.length === 0) return;
+  const pool = (dataSource.driver as unknown as { pool: CallbackPool }).pool;
+  const apply = (connection: CallbackConnection, done: (error: Error | null) => void) => {
+    let left = statements.length;
+    let failed: Error | null = null;
+    for (const sql of statements) {
+      connection.query(sql, (error) => {
+        failed ??= error;
+        if (--left === 0) done(failed);
+      });
+    }
+  };
+  pool.on('connection', (connection) => apply(connection, () => undefined));
+  await new Promise<void>((resolve, reject) =>
+    pool.getConnection((error, connection) => {
+      if (error) return reject(error);
+      apply(connection, (applyError) => {
+        connection.release();
+        if (applyError) reject(applyError);
+        else resolve();
+      });
+    }),
+  );
+}
+
+/** On a Galera node, reads wait until the node has applied every write committed before them. */
+export const SYNC_WAIT = 'SET SESSION wsrep_sync_wait = 1';
+
+export function createDataSource({ databaseUrl, poolSize, entities }: DataSourceOptions): DataSource {
+  const { stream, ...location } = connectionOptions(databaseUrl);
   return new DataSource({
     type: 'mysql',
     host: location.host,
@@ -32,14 +87,24 @@ export function createDataSource({ databaseUrl, poolSize, entities }: DataSource
     poolSize,
     bigNumberStrings: true,
     supportBigNumbers: true,
-    extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true },
+    extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
   });
+}
+
+/**
+ * Opens the service's main data source: waits for a ready host, then (on Galera) makes every
+ * read of its sessions see the writes committed anywhere in the cluster before it.
+ */
+export async function openDataSource(dataSource: DataSource, databaseUrl: string, extraSession: string[] = []): Promise<void> {
+  const hosts = DatabaseHosts.for(databaseUrl);
+  await dataSource.initialize();
+  await onEveryConnection(dataSource, [...(hosts.galera ? [SYNC_WAIT] : []), ...extraSession]);
 }
 
 /** Creates the database named in the URL when it does not exist yet. */
 export async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
-  const { database, ...server } = parseDatabaseUrl(databaseUrl);
-  const connection = await mysql.createConnection(server);
+  const { database, ...server } = connectionOptions(databaseUrl);
+  const connection = await mysql.createConnection(server as mysql.ConnectionOptions);
   try {
     await connection.query(
       `CREATE DATABASE IF NOT EXISTS \`${database.replace(/`/g, '``')}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`,

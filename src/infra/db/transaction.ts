@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import type { DomainEvent, EventBus } from '../events/event-bus.js';
+import { DatabaseHosts } from './database-hosts.js';
 import type { Logger } from '../logging/logger.js';
 
 /** What work inside a transaction gets: the manager bound to the transaction and after-commit hooks. */
@@ -15,8 +16,15 @@ export interface Tx {
 
 export interface TransactionOptions {
   isolation?: IsolationLevel;
-  /** How many times a deadlock or lock-wait timeout is retried with a fresh transaction. */
+  /** How many times a deadlock, lock-wait timeout or Galera refusal is retried with a fresh transaction. */
   retries?: number;
+  /**
+   * Asked when the connection was lost during COMMIT, so that the outcome is unknown: reads the
+   * work's own rows back (on a fresh connection, maybe on another host) and says whether the
+   * transaction committed. True: the work's result stands; false: the work runs again. Without
+   * it, such a failure is thrown to the caller (never retried blindly: it may have committed).
+   */
+  committed?: () => Promise<boolean>;
 }
 
 interface TransactionDeps {
@@ -26,15 +34,51 @@ interface TransactionDeps {
 }
 
 const RETRYABLE_ERRNOS = new Set([
-  1213, // ER_LOCK_DEADLOCK
+  1213, // ER_LOCK_DEADLOCK; on Galera also a certification failure at COMMIT or a write aborted by another node's
   1205, // ER_LOCK_WAIT_TIMEOUT
+  1047, // WSREP has not yet prepared node for application use (node not Synced)
 ]);
 
+/** Errors of a connection that is gone (server killed, network cut, host switched). */
+const CONNECTION_ERRNOS = new Set([2006, 2013, 1053, 1927, 1080]);
+const CONNECTION_CODES = new Set([
+  'PROTOCOL_CONNECTION_LOST', 'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'PROTOCOL_SEQUENCE_TIMEOUT', 'ER_SERVER_SHUTDOWN', 'ER_CONNECTION_KILLED', 'ERR_STREAM_DESTROYED', 'ERR_SOCKET_CLOSED',
+]);
+
+/** How long lost connections are retried: a failover to the next host takes a few seconds. */
+const CONNECTION_RETRY_MS = 20_000;
+
+function driverFields(error: unknown): { errno?: number; code?: string; message?: string; fatal?: boolean } {
+  const e = error as { errno?: number; code?: string; message?: string; fatal?: boolean; driverError?: { errno?: number; code?: string; fatal?: boolean } };
+  return { errno: e?.errno ?? e?.driverError?.errno, code: e?.code ?? e?.driverError?.code, message: e?.message, fatal: e?.fatal ?? e?.driverError?.fatal };
+}
+
+/**
+ * A guarded write found its row changed since it was read (`WHERE counter = <read>` matched
+ * nothing): the transaction is rolled back and run again, like a deadlock.
+ */
+export class WriteConflictError extends Error {
+  override name = 'WriteConflictError';
+}
+
 export function isRetryableTransactionError(error: unknown): boolean {
-  const errno = (error as { errno?: number; driverError?: { errno?: number } })?.errno ??
-    (error as { driverError?: { errno?: number } })?.driverError?.errno;
+  if (error instanceof WriteConflictError) return true;
+  const { errno } = driverFields(error);
   return errno !== undefined && RETRYABLE_ERRNOS.has(errno);
 }
+
+/** The connection died under the work: nothing more can be said about it on that connection. */
+export function isConnectionError(error: unknown): boolean {
+  const { errno, code, message, fatal } = driverFields(error);
+  if (errno !== undefined && CONNECTION_ERRNOS.has(errno)) return true;
+  if (code !== undefined && CONNECTION_CODES.has(code)) return true;
+  if (fatal) return true;
+  return /closed state|Connection lost|is no longer used|socket hang up/i.test(message ?? '');
+}
+
+/** Full jitter: processes retrying after one failover do not come back in step. */
+const backoff = (attempt: number) => Math.random() * Math.min(1000, 10 * 2 ** attempt);
 
 /**
  * The one way to run a transaction. The work runs in a fresh transaction on every attempt:
@@ -46,11 +90,14 @@ export async function withTransaction<T>(
   work: (tx: Tx) => Promise<T>,
   options: TransactionOptions = {},
 ): Promise<T> {
-  const maxRetries = options.retries ?? 5;
+  const maxRetries = options.retries ?? 8;
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     const runner = deps.dataSource.createQueryRunner();
     const hooks: Array<() => void | Promise<void>> = [];
     const events: DomainEvent[] = [];
+    let committing = false;
+    let result: T;
     try {
       await runner.connect();
       await runner.startTransaction(options.isolation);
@@ -60,29 +107,63 @@ export async function withTransaction<T>(
         publish: (event) => events.push(event),
         afterCommit: (hook) => hooks.push(hook),
       };
-      const result = await work(tx);
+      result = await work(tx);
+      committing = true;
       await runner.commitTransaction();
-      for (const event of events) deps.eventBus.publish(event);
-      for (const hook of hooks) {
-        deps.eventBus.track(
-          Promise.resolve()
-            .then(hook)
-            .catch((error: unknown) => deps.logger.error({ err: error }, 'after-commit hook failed')),
-        );
-      }
-      return result;
     } catch (error) {
-      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
-      if (attempt < maxRetries && isRetryableTransactionError(error)) {
-        deps.logger.debug({ attempt, errno: (error as { errno?: number }).errno }, 'transaction retried');
-        await sleep(5 * 2 ** attempt + Math.random() * 10);
+      const lost = isConnectionError(error);
+      if (runner.isTransactionActive && !lost) await runner.rollbackTransaction().catch(() => undefined);
+      const retryable = isRetryableTransactionError(error);
+      if (lost || driverFields(error).errno === 1047) DatabaseHosts.noteTrouble();
+      if (committing && lost) {
+        // The COMMIT went out and no answer came back: it may have committed.
+        if (!options.committed) throw error;
+        if (await verified(deps, options.committed, started)) {
+          deps.logger.warn({ err: error }, 'connection lost during COMMIT; the transaction had committed');
+          return finish(deps, result!, events, hooks);
+        }
+        deps.logger.warn({ err: error }, 'connection lost during COMMIT; the transaction had not committed and runs again');
+        await sleep(backoff(attempt));
+        continue;
+      }
+      if ((retryable && attempt < maxRetries) || (lost && Date.now() - started < CONNECTION_RETRY_MS)) {
+        deps.logger.debug({ attempt, errno: driverFields(error).errno, code: driverFields(error).code }, 'transaction retried');
+        await sleep(backoff(attempt));
         continue;
       }
       throw error;
     } finally {
-      await runner.release();
+      await runner.release().catch(() => undefined);
+    }
+    return finish(deps, result, events, hooks);
+  }
+}
+
+/** Asks the read-back until the database answers (a failover may be under way). */
+async function verified(deps: TransactionDeps, committed: () => Promise<boolean>, started: number): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await committed();
+    } catch (error) {
+      if (!isConnectionError(error) && !isRetryableTransactionError(error)) throw error;
+      if (Date.now() - started > CONNECTION_RETRY_MS * 2) throw error;
+      DatabaseHosts.noteTrouble();
+      await sleep(backoff(attempt + 3));
     }
   }
+}
+
+/** After COMMIT: the work's events, then its hooks. */
+function finish<T>(deps: TransactionDeps, result: T, events: DomainEvent[], hooks: Array<() => void | Promise<void>>): T {
+  for (const event of events) deps.eventBus.publish(event);
+  for (const hook of hooks) {
+    deps.eventBus.track(
+      Promise.resolve()
+        .then(hook)
+        .catch((error: unknown) => deps.logger.error({ err: error }, 'after-commit hook failed')),
+    );
+  }
+  return result;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -6,7 +6,7 @@ import { authChecker } from '../../modules/auth/auth-checker.js';
 import type { AppPubSub } from '../pubsub/pubsub.js';
 
 /** Builds the executable schema from every module's resolvers. */
-export async function buildAppSchema(pubSub: AppPubSub): Promise<GraphQLSchema> {
+export async function buildAppSchema(pubSub: Pick<AppPubSub, 'publish' | 'subscribe'>): Promise<GraphQLSchema> {
   const resolvers = apiModules.flatMap((module) => module.resolvers);
   return buildSchema({
     resolvers: resolvers as unknown as NonEmptyArray<Function>,

@@ -1,6 +1,8 @@
 import type { Router } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AppContext } from '../../app-context.js';
+import { wsrepState } from '../db/database-hosts.js';
+import { redisWritable } from '../redis/redis.js';
 
 /** The check's answer, or a rejection after `ms`; the timer goes with the answer. */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -14,9 +16,10 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
 /**
- * /health/live answers while the process runs; /health/ready only while MySQL and Redis answer
- * (naming the part that does not, never the driver's words: those go to the log); /metrics, with
- * METRICS_TOKEN set, only to `Authorization: Bearer <METRICS_TOKEN>`.
+ * /health/live answers while the process runs; /health/ready only while the database takes
+ * writes (a Galera node: wsrep_ready=ON and Synced) and Redis is a writable primary (ROLE),
+ * naming the part that is not ready in the service's own words, never the driver's (those go to
+ * the log); /metrics, with METRICS_TOKEN set, only to `Authorization: Bearer <METRICS_TOKEN>`.
  */
 export function mountHealthRoutes(router: Router, app: AppContext): void {
   router.get('/health/live', (_req, res) => {
@@ -26,11 +29,11 @@ export function mountHealthRoutes(router: Router, app: AppContext): void {
   router.get('/health/ready', async (_req, res) => {
     const parts = ['mysql', 'redis'] as const;
     const checks = await Promise.allSettled([
-      withTimeout(app.dataSource.query('SELECT 1'), 2000, 'MySQL'),
-      withTimeout(app.redis.ping(), 2000, 'Redis'),
+      withTimeout(wsrepState((sql) => app.dataSource.query(sql)).then((state) => state.detail), 2000, 'MySQL'),
+      withTimeout(redisWritable(app.redis), 2000, 'Redis'),
     ]);
     const [mysql, redis] = checks.map((check, index) => {
-      if (check.status === 'fulfilled') return 'ok';
+      if (check.status === 'fulfilled') return check.value;
       app.logger.warn({ err: check.reason, part: parts[index] }, 'readiness check failed');
       return 'unavailable';
     });

@@ -23,6 +23,8 @@ export interface RedisBinaries {
  * libraries mariadbd (liburing, libaio) and redis-server (liblzf, jemalloc) link against.
  */
 const PACKAGES = ['mariadb-server-core', 'mariadb-client-core', 'redis-server', 'redis-tools', 'libaio1', 'liburing2', 'libjemalloc2', 'liblzf1'];
+/** What a local Galera cluster needs beyond that: the provider, the SST scripts (in mariadb-server, unpacked only: its package scripts never run) and rsync. */
+const CLUSTER_PACKAGES = [...PACKAGES, 'galera-4', 'mariadb-server', 'rsync'];
 const LIB_DIR = 'usr/lib/x86_64-linux-gnu';
 const SYSTEM_DIRS = ['/usr/sbin', '/usr/bin', '/usr/local/bin', '/usr/local/sbin'];
 
@@ -70,6 +72,35 @@ export class BinaryProvider {
   }
 }
 
+export interface ClusterBinaries {
+  mariadbd: string;
+  installDb: string;
+  provider: string;
+  redisServer: string;
+  redisCli: string;
+  /** PATH holds the SST scripts and rsync; LD_LIBRARY_PATH the unpacked libraries. */
+  env: NodeJS.ProcessEnv;
+  basedir: string;
+  root: string;
+}
+
+/** Galera, rsync and Redis for a local cluster, always from Debian's packages in `<stateDir>/cluster-root`. */
+export async function clusterBinaries(stateDir: string, logger: LocalServicesLogger): Promise<ClusterBinaries> {
+  const root = await provisionRoot(stateDir, logger, 'cluster-root', CLUSTER_PACKAGES);
+  const env = rootEnv(root);
+  env.PATH = [join(root, 'usr/bin'), join(root, 'usr/sbin'), process.env.PATH ?? ''].join(delimiter);
+  return {
+    mariadbd: join(root, 'usr/sbin/mariadbd'),
+    installDb: join(root, 'usr/bin/mariadb-install-db'),
+    provider: join(root, 'usr/lib/galera/libgalera_smm.so'),
+    redisServer: join(root, 'usr/bin/redis-server'),
+    redisCli: join(root, 'usr/bin/redis-cli'),
+    env,
+    basedir: join(root, 'usr'),
+    root,
+  };
+}
+
 /** Executable path of the first of `names` on PATH or in the usual system folders. */
 export function findExecutable(names: string[]): string | null {
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...SYSTEM_DIRS];
@@ -101,20 +132,20 @@ function rootEnv(root: string): NodeJS.ProcessEnv {
  * `<stateDir>/root`, unpacked from Debian packages on first use. Unpacking happens in a staging
  * folder that is renamed when complete, so an interrupted run never leaves a half root behind.
  */
-async function provisionRoot(stateDir: string, logger: LocalServicesLogger): Promise<string> {
-  const root = join(stateDir, 'root');
+async function provisionRoot(stateDir: string, logger: LocalServicesLogger, name = 'root', packages = PACKAGES): Promise<string> {
+  const root = join(stateDir, name);
   if (existsSync(join(root, '.complete'))) return root;
   assertCanDownload();
-  logger.info(`Downloading MariaDB and Redis (Debian packages, no root needed) into ${root}`);
+  logger.info(`Downloading ${packages.join(', ')} (Debian packages, no root needed) into ${root}`);
   const staging = `${root}.partial`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   const apt = new Apt(stateDir, logger);
-  await apt.downloadAndUnpack(PACKAGES, staging);
+  await apt.downloadAndUnpack(packages, staging);
   await addMissingLibraries(apt, staging);
   rmSync(root, { recursive: true, force: true });
   renameSync(staging, root);
-  writeFileSync(join(root, '.complete'), `${PACKAGES.join(' ')}\n`);
+  writeFileSync(join(root, '.complete'), `${packages.join(' ')}\n`);
   return root;
 }
 
@@ -195,7 +226,9 @@ async function addMissingLibraries(apt: Apt, root: string): Promise<void> {
 }
 
 async function missingSonames(root: string): Promise<string[]> {
-  const binaries = ['usr/sbin/mariadbd', 'usr/bin/mariadb', 'usr/bin/redis-server', 'usr/bin/redis-cli'].map((b) => join(root, b));
+  const binaries = ['usr/sbin/mariadbd', 'usr/bin/mariadb', 'usr/bin/redis-server', 'usr/bin/redis-cli', 'usr/bin/rsync', 'usr/lib/galera/libgalera_smm.so']
+    .map((b) => join(root, b))
+    .filter((file) => existsSync(file));
   const result = await run('ldd', binaries, { env: rootEnv(root) });
   const found = [...result.output.matchAll(/^\s*(\S+) => not found/gm)].map((m) => m[1] as string);
   return [...new Set(found)];

@@ -41,10 +41,12 @@ const STOP_GRACE_MS = 20_000;
  */
 export async function ensureLocalServices(opts: EnsureLocalServicesOptions): Promise<void> {
   const [mariadb, redis] = localServers(opts.projectRoot);
+  // Several hosts, Sentinels or a Redis Cluster: the service's own connections find them; nothing to probe or start here.
   const targets: Target[] = [
     target(mariadb, opts.databaseUrl, opts.startDatabaseIfMissing),
     target(redis, opts.redisUrl, opts.startRedisIfMissing),
-  ];
+  ].filter((t) => !isClusterUrl(t.url));
+  if (targets.length === 0) return;
   const results = await Promise.all(targets.map((t) => t.server.probe(t.address)));
   const problems: string[] = [];
   const toStart = targets.filter((t, i) => needsStart(t, results[i] as ProbeResult, problems, opts.logger));
@@ -63,7 +65,11 @@ export async function ensureLocalServices(opts: EnsureLocalServicesOptions): Pro
 }
 
 function target(server: LocalServer, url: string, startAllowed: boolean): Target {
-  return { server, url, address: addressOf(url, server.defaultPort), startAllowed };
+  return { server, url, address: isClusterUrl(url) ? { host: '', port: 0 } : addressOf(url, server.defaultPort), startAllowed };
+}
+
+function isClusterUrl(url: string): boolean {
+  return /^redis-(sentinel|cluster):/i.test(url) || /^[a-z]+:\/\/[^/]*,/i.test(url);
 }
 
 function isLoopback(host: string): boolean {

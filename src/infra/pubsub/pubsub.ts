@@ -14,6 +14,12 @@ const serializer = {
 export interface AppPubSub {
   publish(topic: string, payload: unknown): void;
   subscribe(topic: string): AsyncIterable<unknown>;
+  /**
+   * Called each time the subscriber connection is back after it was lost (e.g. a Redis failover):
+   * ioredis subscribes again by itself, but what was published meanwhile is gone, so listeners
+   * send current state instead.
+   */
+  onResubscribed(listener: () => void): void;
 }
 
 /**
@@ -26,7 +32,17 @@ export function createAppPubSub(publishClient: Redis, subscribeClient: Redis, pr
     eventTarget: createRedisEventTarget({ publishClient, subscribeClient, serializer }),
   });
   const channel = (topic: string) => `${prefix}:events:${topic}`;
+  const resubscribed: Array<() => void> = [];
+  let lost = false;
+  subscribeClient.on('close', () => (lost = true));
+  subscribeClient.on('ready', () => {
+    if (!lost) return;
+    lost = false;
+    logger.info('pub/sub connection is back; subscribers get current state');
+    for (const listener of resubscribed) listener();
+  });
   return {
+    onResubscribed: (listener) => resubscribed.push(listener),
     // Published straight to Redis (not through the event target, which drops the promise) so that
     // a Redis outage is logged here instead of surfacing as an unhandled rejection.
     publish: (topic, payload) => {

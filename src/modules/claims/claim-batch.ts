@@ -7,7 +7,7 @@ import {
   NotFoundError,
   type DomainError,
 } from '../../common/errors.js';
-import type { Tx } from '../../infra/db/transaction.js';
+import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { CampaignStatus, FinishReason } from '../campaigns/campaign.entity.js';
 import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
 import { LIST_CAN_SERVE_SQL } from '../campaigns/campaign.service.js';
@@ -89,72 +89,71 @@ type Plan =
  * (list_id, code) index and scan every used row of a big list.
  */
 export const CODE_READ_SQL =
-  '(SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)';
+  'SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?';
 
-/** CODE_READ_SQL over the range held in the session variables set in the batch's first round trip. */
-export const LIKELY_CODES_SQL =
-  'SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = @claim_list AND seq > @claim_after AND seq <= @claim_upto ORDER BY seq LIMIT ?';
+/** One statement of the batch's writes; `rows`: how many rows it must change, or the batch is retried. */
+interface Write {
+  sql: string;
+  params: unknown[];
+  rows?: number;
+}
 
 /**
  * Runs one batch of claims of ONE campaign inside the caller's transaction (READ COMMITTED) and
  * returns one outcome per claim, in order. Events are registered on `tx` and go out after COMMIT.
  *
+ * Every statement is its own round trip. On Galera a transaction aborted by another node's write
+ * in the middle of a multi-statement round trip rolls back the statements before the abort
+ * while the later ones run on their own and commit; one statement per round trip turns such an
+ * abort into an error of that statement, and the whole batch is retried.
+ *
  * Why it is correct:
  * - The campaign row is locked first (`FOR UPDATE`): batches of one campaign, in any process,
  *   run one after another, so reading `claim_windows` and then writing it cannot race.
- * - The campaign's lists are then locked in id order (the same order for every campaign sharing
- *   a list, so batches do not deadlock each other). Holding a list's lock, the batch owns its
- *   counters and its claimable range `claim_cursor < seq <= visible_seq`.
+ * - The campaign's lists are locked in the same statement, in id order (the same order for
+ *   every campaign sharing a list, so batches do not deadlock each other). Holding a list's
+ *   lock, the batch owns its counters and its claimable range `claim_cursor < seq <= visible_seq`.
+ * - Counters and cursors move by a guarded update (`WHERE claim_cursor = <read> AND
+ *   assigned_codes = <read>`) that must change exactly one row per list: a write lost or applied
+ *   out of turn anywhere makes the batch retry instead of wedging the list.
  * - UNIQUE(list_id, code_seq) on coupon_assignments refuses any second assignment of a code row.
  */
 export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidClaim[], windowSeconds: number): Promise<ClaimOutcome[]> {
   const users = [...new Set(claims.map((claim) => claim.userId))];
-  // One round trip, run in this order by the server: lock the campaign; lock its lists (only
-  // while it is ACTIVE), in id order through campaign_lists' primary key; then read the open
-  // windows of this batch's users, which the campaign lock makes race-free.
-  const [campaignRows, listRows, windowRows, , , likelyCodes] = await statements<[CampaignRow[], ListRow[], WindowRow[], unknown, unknown, CodeRow[]]>(tx, [
+  // Round trip 1: lock the campaign, then (only while it is ACTIVE) its lists in id order: the
+  // join walks campaign_lists' primary key (campaign_id, list_id) and locks each list as it goes.
+  const lockedRows: Array<CampaignRow & Partial<ListRow>> = await tx.query(
+    `SELECT STRAIGHT_JOIN c.status, c.finish_reason, UTC_TIMESTAMP(3) AS now, cl.list_id, cl.position,
+            l.id, l.name, l.kind, l.fixed_code, l.total_codes, l.assigned_codes, l.warning_limit, l.expires_at, l.claim_cursor, l.visible_seq
+       FROM campaigns c
+       LEFT JOIN campaign_lists cl ON cl.campaign_id = c.id
+       LEFT JOIN coupon_lists l ON l.id = cl.list_id AND c.status = 'ACTIVE'
+      WHERE c.id = ?
+      ORDER BY cl.list_id
+      FOR UPDATE`,
+    [campaignId],
+  );
+  const campaignRows: CampaignRow[] = lockedRows;
+  const listRows = lockedRows.filter((row) => row.id !== null && row.id !== undefined) as unknown as ListRow[];
+
+  // Round trip 2: the open windows of the batch's users (race-free under the campaign lock) and
+  // the codes the batch most likely needs, in one statement.
+  const likely = likelyCodeReads(listRows, claims);
+  const readRows: Array<{ k: 'w' | 'c' } & WindowRow & CodeRow> = campaignRows.length === 0 ? [] : await tx.query(
     [
-      `SELECT c.status, c.finish_reason, UTC_TIMESTAMP(3) AS now, cl.list_id
-         FROM campaigns c LEFT JOIN campaign_lists cl ON cl.campaign_id = c.id
-        WHERE c.id = ? FOR UPDATE`,
-      [campaignId],
-    ],
-    [
-      `SELECT STRAIGHT_JOIN l.id, l.name, l.kind, l.fixed_code, l.total_codes, l.assigned_codes, l.warning_limit, l.expires_at,
-              l.claim_cursor, l.visible_seq, cl.position
-         FROM campaigns c
-         JOIN campaign_lists cl ON cl.campaign_id = c.id
-         JOIN coupon_lists l ON l.id = cl.list_id
-        WHERE c.id = ? AND c.status = 'ACTIVE'
-        ORDER BY l.id
-        FOR UPDATE`,
-      [campaignId],
-    ],
-    // STRAIGHT_JOIN: the optimizer otherwise starts from the list and walks all its assignments.
-    [
-      `SELECT STRAIGHT_JOIN a.id, a.list_id, a.code, a.user_id, a.external_id, a.assigned_at, l.expires_at
+      // STRAIGHT_JOIN: the optimizer otherwise starts from the list and walks all its assignments.
+      `SELECT STRAIGHT_JOIN 'w' AS k, a.id, a.list_id, a.code, a.user_id, a.external_id, a.assigned_at, l.expires_at, NULL AS seq
          FROM claim_windows w
          JOIN coupon_assignments a ON a.id = w.assignment_id
          JOIN coupon_lists l ON l.id = a.list_id
         WHERE w.campaign_id = ? AND w.user_id IN (?) AND w.window_ends_at > UTC_TIMESTAMP(3)`,
-      [campaignId, users],
-    ],
-    // The codes the batch most likely needs, read in the same round trip: the next ones of the
-    // first UNIQUE list (by position) that can serve. Its range is held in session variables,
-    // constants to the optimizer, so the read stays a primary-key range (see CODE_READ_SQL).
-    ['SET @claim_list = NULL, @claim_after = 0, @claim_upto = 0', []],
-    [
-      `SELECT STRAIGHT_JOIN l.id, l.claim_cursor, l.visible_seq INTO @claim_list, @claim_after, @claim_upto
-         FROM campaigns c
-         JOIN campaign_lists cl ON cl.campaign_id = c.id
-         JOIN coupon_lists l ON l.id = cl.list_id
-        WHERE c.id = ? AND c.status = 'ACTIVE' AND l.kind = 'UNIQUE' AND ${LIST_CAN_SERVE_SQL}
-        ORDER BY cl.position
-        LIMIT 1`,
-      [campaignId],
-    ],
-    [LIKELY_CODES_SQL, [claims.length]],
-  ]);
+      ...likely.map(() => `(SELECT 'c' AS k, NULL, list_id, code, NULL, NULL, NULL, NULL, seq FROM coupon_codes FORCE INDEX (PRIMARY)
+          WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`),
+    ].join(' UNION ALL '),
+    [campaignId, users, ...likely.flatMap((read) => [read.listId, read.after, read.upto, read.count])],
+  );
+  const windowRows = readRows.filter((row) => row.k === 'w');
+  const likelyCodes = readRows.filter((row) => row.k === 'c');
   if (campaignRows.length === 0) {
     return claims.map(() => ({ error: new NotFoundError('Campaign', campaignId) }));
   }
@@ -178,11 +177,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   const byPosition = [...lists.values()].sort((a, b) => a.position - b.position);
   const windows = new Map<string, WindowRow>();
   for (const row of windowRows) windows.set(row.user_id, { ...row, list_id: String(row.list_id) });
-  if (likelyCodes.length > 0) {
-    const list = lists.get(String(likelyCodes[0].list_id));
-    // Rows right after the cursor that this batch locked (the same transaction read both).
-    if (list && Number(likelyCodes[0].seq) > Number(list.row.claim_cursor)) list.codes = likelyCodes;
-  }
+  for (const row of likelyCodes) lists.get(String(row.list_id))?.codes.push({ list_id: String(row.list_id), seq: String(row.seq), code: row.code });
 
   // Allocation: pure, repeated if a list turns out to hold fewer code rows than its counters say.
   let plans = allocate(claims, campaignId, campaign, memberIds, lists, byPosition, windows);
@@ -199,7 +194,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
       const after = list.codes.length > 0 ? list.codes[list.codes.length - 1].seq : list.row.claim_cursor;
       params.push(list.row.id, Number(after), Number(list.row.visible_seq), count);
     }
-    const codeRows: CodeRow[] = await tx.query(reads.map(() => CODE_READ_SQL).join(' UNION ALL '), params);
+    const codeRows: CodeRow[] = await tx.query(reads.map(() => `(${CODE_READ_SQL})`).join(' UNION ALL '), params);
     let short = false;
     for (const { list, count } of reads) {
       const got = codeRows.filter((row) => String(row.list_id) === list.row.id);
@@ -260,28 +255,29 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
     }
   });
 
-  // Every write of the batch in one round trip.
-  const writes: Statement[] = [];
+  // The writes, one statement per round trip, in this order.
+  const writes: Write[] = [];
   if (inserts.length > 0) {
-    writes.push(['INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES ?', [inserts]]);
+    writes.push({ sql: 'INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES ?', params: [inserts] });
     const windowEndsAt = new Date(now.getTime() + windowSeconds * 1000);
     // One window per user: the batch's last new assignment of a user is its window.
     const windowsByUser = new Map<string, string>();
     for (const assignment of newAssignments) windowsByUser.set(assignment.userId, assignment.id);
-    writes.push([
-      `INSERT INTO claim_windows (campaign_id, user_id, assignment_id, window_ends_at) VALUES ?
+    writes.push({
+      sql: `INSERT INTO claim_windows (campaign_id, user_id, assignment_id, window_ends_at) VALUES ?
          ON DUPLICATE KEY UPDATE assignment_id = VALUES(assignment_id), window_ends_at = VALUES(window_ends_at)`,
-      [[...windowsByUser].map(([userId, assignmentId]) => [campaignId, userId, assignmentId, windowEndsAt])],
-    ]);
+      params: [[...windowsByUser].map(([userId, assignmentId]) => [campaignId, userId, assignmentId, windowEndsAt])],
+    });
   }
   if (reuses.length > 0) {
-    writes.push(['INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', [reuses.map((reuse) => [reuse.assignmentId, now])]]);
+    writes.push({ sql: 'INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', params: [reuses.map((reuse) => [reuse.assignmentId, now])] });
   }
   const exhaustedLists: string[] = [];
+  const moves: ListMove[] = [];
   for (const [list, count] of taken) {
     const row = list.row;
     const cursor = row.kind === CouponListKind.UNIQUE ? list.codes[count - 1].seq : row.claim_cursor;
-    writes.push(['UPDATE coupon_lists SET claim_cursor = ?, assigned_codes = assigned_codes + ? WHERE id = ?', [Number(cursor), count, row.id]]);
+    moves.push({ id: row.id, fromCursor: String(row.claim_cursor), toCursor: String(cursor), fromAssigned: row.assigned_codes, count });
     row.assigned_codes += count;
     row.claim_cursor = String(cursor);
     list.available -= count;
@@ -299,16 +295,22 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
       }),
     );
   }
+  if (moves.length > 0) writes.push(listMovesWrite(moves));
   // A campaign finishes the moment none of its lists can hand out a code.
   if (active && !byPosition.some((list) => canServe(list))) {
     const reason = byPosition.length > 0 && byPosition.every((list) => list.expired) ? FinishReason.LIST_EXPIRED : FinishReason.LIST_EXHAUSTED;
-    writes.push([
-      `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'ACTIVE'`,
-      [reason, now, now, campaignId],
-    ]);
+    writes.push({
+      sql: `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'ACTIVE'`,
+      params: [reason, now, now, campaignId],
+    });
     tx.publish(new CampaignStatusChanged(campaignId, CampaignStatus.FINISHED, reason));
   }
-  if (writes.length > 0) await statements(tx, writes);
+  for (const write of writes) {
+    const result: { affectedRows?: number } = await tx.query(write.sql, write.params);
+    if (write.rows !== undefined && result.affectedRows !== write.rows) {
+      throw new WriteConflictError(`claim batch of campaign ${campaignId}: ${result.affectedRows} of ${write.rows} list rows were where this batch read them`);
+    }
+  }
   if (exhaustedLists.length > 0) await finishOtherCampaigns(tx, campaignId, exhaustedLists);
 
   if (newAssignments.length > 0) tx.publish(new CouponsAssigned(newAssignments));
@@ -316,15 +318,63 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   return outcomes;
 }
 
-type Statement = [sql: string, params: unknown[]];
+/** How one list's counters move in a batch. */
+interface ListMove {
+  id: string;
+  fromCursor: string;
+  toCursor: string;
+  fromAssigned: number;
+  count: number;
+}
 
 /**
- * Runs several statements in one round trip (the claim pool allows multiple statements); the
- * server runs them in order and stops at the first error. Returns each statement's result.
+ * One guarded UPDATE for every list the batch took codes from: each row changes only if its
+ * cursor and counter are still what the batch read under the lock, and all of them must change.
  */
-async function statements<T extends unknown[]>(tx: Tx, list: Statement[]): Promise<T> {
-  const results = await tx.query(list.map(([sql]) => sql).join(';\n'), list.flatMap(([, params]) => params));
-  return (list.length === 1 ? [results] : results) as T;
+function listMovesWrite(moves: ListMove[]): Write {
+  if (moves.length === 1) {
+    const [move] = moves;
+    return {
+      sql: 'UPDATE coupon_lists SET claim_cursor = ?, assigned_codes = assigned_codes + ? WHERE id = ? AND claim_cursor = ? AND assigned_codes = ?',
+      params: [move.toCursor, move.count, move.id, move.fromCursor, move.fromAssigned],
+      rows: 1,
+    };
+  }
+  const cases = moves.map(() => 'WHEN ? THEN ?').join(' ');
+  return {
+    sql: `UPDATE coupon_lists SET claim_cursor = CASE id ${cases} END, assigned_codes = assigned_codes + CASE id ${cases} END
+           WHERE ${moves.map(() => '(id = ? AND claim_cursor = ? AND assigned_codes = ?)').join(' OR ')}`,
+    params: [
+      ...moves.flatMap((move) => [move.id, move.toCursor]),
+      ...moves.flatMap((move) => [move.id, move.count]),
+      ...moves.flatMap((move) => [move.id, move.fromCursor, move.fromAssigned]),
+    ],
+    rows: moves.length,
+  };
+}
+
+/**
+ * The first reads of a batch, done together with the window read: for the campaign's first
+ * UNIQUE list (by position) that can serve, and for each UNIQUE list named by a claim, as many
+ * codes after its cursor as claims of the batch may go there.
+ */
+function likelyCodeReads(listRows: ListRow[], claims: ValidClaim[]): Array<{ listId: string; after: string; upto: string; count: number }> {
+  const now = Date.now();
+  const serves = (row: ListRow) => row.total_codes > row.assigned_codes && (row.expires_at === null || row.expires_at.getTime() > now);
+  const wanted = new Map<string, number>();
+  const first = [...listRows].sort((a, b) => Number(a.position) - Number(b.position)).find((row) => serves(row));
+  const unnamed = claims.filter((claim) => claim.listId === null).length;
+  if (first && first.kind === CouponListKind.UNIQUE && unnamed > 0) wanted.set(String(first.id), unnamed);
+  for (const claim of claims) {
+    if (claim.listId !== null) wanted.set(claim.listId, (wanted.get(claim.listId) ?? 0) + 1);
+  }
+  const reads: Array<{ listId: string; after: string; upto: string; count: number }> = [];
+  for (const row of listRows) {
+    const count = wanted.get(String(row.id));
+    if (!count || row.kind !== CouponListKind.UNIQUE || !serves(row)) continue;
+    reads.push({ listId: String(row.id), after: String(row.claim_cursor), upto: String(row.visible_seq), count: Math.min(count, row.total_codes - row.assigned_codes) });
+  }
+  return reads;
 }
 
 function canServe(list: ListState): boolean {

@@ -1,25 +1,16 @@
 import { DataSource } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
-import { parseDatabaseUrl } from '../../infra/db/database-url.js';
+import { connectionOptions, onEveryConnection } from '../../infra/db/data-source.js';
 import { withTransaction, type Tx } from '../../infra/db/transaction.js';
 
 const READ_COMMITTED = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
 
-interface CallbackConnection {
-  query(sql: string, callback: (error: Error | null) => void): void;
-  release(): void;
-}
-interface CallbackPool {
-  on(event: 'connection', listener: (connection: CallbackConnection) => void): void;
-  getConnection(callback: (error: Error | null, connection: CallbackConnection) => void): void;
-}
-
 /**
  * The claim path's own small connection pool. Its connections run READ COMMITTED for the whole
- * session (no SET TRANSACTION round trip per batch) and accept several statements in one round
- * trip, so that a batch of claims needs four round trips in all (start; locks and reads; writes;
- * commit). Transactions still go through the one transaction helper (deadlock and lock-wait
- * retries, events after commit).
+ * session (no SET TRANSACTION round trip per batch). Every statement is its own round trip (no
+ * multiple statements: see claim-batch.ts). Transactions go through the one transaction helper
+ * (deadlock, Galera and lost-connection retries, events after commit); connections go to the
+ * database host the process currently writes through.
  */
 export class ClaimDatabase {
   private dataSource: DataSource | null = null;
@@ -41,7 +32,7 @@ export class ClaimDatabase {
   }
 
   private async connect(): Promise<DataSource> {
-    const location = parseDatabaseUrl(this.app.config.DATABASE_URL);
+    const { stream, ...location } = connectionOptions(this.app.config.DATABASE_URL);
     const dataSource = new DataSource({
       type: 'mysql',
       host: location.host,
@@ -55,31 +46,35 @@ export class ClaimDatabase {
       charset: 'utf8mb4_unicode_ci',
       supportBigNumbers: true,
       bigNumberStrings: true,
-      multipleStatements: true,
       poolSize: Math.max(2, Math.ceil(this.app.config.DB_POOL_SIZE / 2)),
-      extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true },
+      extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
     });
     await dataSource.initialize();
-    const pool = (dataSource.driver as unknown as { pool: CallbackPool }).pool;
-    // Every connection made from now on, and the one made by initialize(), reads committed data.
-    pool.on('connection', (connection) => connection.query(READ_COMMITTED, () => undefined));
-    await new Promise<void>((resolve, reject) =>
-      pool.getConnection((error, connection) => {
-        if (error) return reject(error);
-        connection.query(READ_COMMITTED, (queryError) => {
-          connection.release();
-          if (queryError) reject(queryError);
-          else resolve();
-        });
-      }),
-    );
+    await onEveryConnection(dataSource, [READ_COMMITTED]);
     this.dataSource = dataSource;
     return dataSource;
   }
 
-  async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+  /**
+   * Runs a claim transaction. `newAssignmentIds` is read after the work ran: if the connection is
+   * lost during COMMIT, those rows are looked up (on the main pool, whose sessions on Galera wait
+   * for the cluster's latest writes) to learn whether the batch committed before answering.
+   */
+  async transaction<T>(work: (tx: Tx) => Promise<T>, newAssignmentIds?: () => string[]): Promise<T> {
     const dataSource = this.dataSource ?? (await this.opened());
-    return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger }, work);
+    return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger }, work, {
+      committed: newAssignmentIds ? () => this.committed(newAssignmentIds()) : undefined,
+    });
+  }
+
+  /** Whether the assignments with these ids are stored: all (committed) or none (rolled back). */
+  async committed(ids: string[]): Promise<boolean> {
+    // A batch without new assignments changed nothing its answers depend on: running it again is harmless.
+    if (ids.length === 0) return false;
+    const [row] = await this.app.dataSource.query('SELECT COUNT(*) AS n FROM coupon_assignments WHERE id IN (?)', [ids]);
+    const found = Number(row.n);
+    if (found !== 0 && found !== ids.length) throw new Error(`claim batch half stored: ${found} of ${ids.length} assignments found`);
+    return found === ids.length;
   }
 
   async close(): Promise<void> {

@@ -278,9 +278,12 @@ export class ClaimService {
   private async runBatch(campaignId: string, batch: PendingClaim[]): Promise<void> {
     let outcomes: ClaimOutcome[];
     try {
-      outcomes = await this.app
-        .get(ClaimDatabase)
-        .transaction((tx) => runClaimBatch(tx, campaignId, batch.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS));
+      let stored: ClaimOutcome[] = [];
+      outcomes = await this.app.get(ClaimDatabase).transaction(
+        async (tx) => (stored = await runClaimBatch(tx, campaignId, batch.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS)),
+        // Read back after a COMMIT whose answer was lost: the batch's new assignments by their ids.
+        () => stored.flatMap((outcome) => ('assignment' in outcome && !outcome.assignment.reused ? [outcome.assignment.id] : [])),
+      );
     } catch (error) {
       if (batch.length > 1) {
         const half = Math.ceil(batch.length / 2);

@@ -1,4 +1,5 @@
 import type { AppContext } from '../../app-context.js';
+import { WriteConflictError } from '../../infra/db/transaction.js';
 import { FinishReason } from '../campaigns/campaign.entity.js';
 import { CampaignService } from '../campaigns/campaign.service.js';
 import { CouponListStatus } from '../lists/coupon-list.entity.js';
@@ -95,7 +96,11 @@ export class ListExpiryService {
       }
       if (row.expiry_processed_at && row.expiry_processed_at.getTime() === row.expires_at.getTime()) return false;
 
-      await tx.query('UPDATE coupon_lists SET expiry_processed_at = expires_at, updated_at = updated_at WHERE id = ?', [listId]);
+      const marked = await tx.query(
+        'UPDATE coupon_lists SET expiry_processed_at = expires_at, updated_at = updated_at WHERE id = ? AND expires_at = ? AND (expiry_processed_at IS NULL OR expiry_processed_at <> expires_at)',
+        [listId, row.expires_at],
+      );
+      if (marked.affectedRows !== 1) throw new WriteConflictError(`list ${listId}: expiry changed while it was carried out`);
       const finished = await this.app.get(CampaignService).finishCampaignsThatCannotServe(tx, [listId], FinishReason.LIST_EXPIRED);
       const totalCodes = Number(row.total_codes);
       const assignedCodes = Number(row.assigned_codes);
@@ -113,6 +118,12 @@ export class ListExpiryService {
       );
       this.app.logger.info({ listId, expiresAt: row.expires_at, campaignsFinished: finished }, 'coupon list expired');
       return true;
+    }, {
+      // After a lost COMMIT: done if the row records this expiry as carried out.
+      committed: async () => {
+        const [row] = await this.app.dataSource.query('SELECT expiry_processed_at = expires_at AS done FROM coupon_lists WHERE id = ?', [listId]);
+        return Number(row?.done) === 1;
+      },
     });
     return done;
   }

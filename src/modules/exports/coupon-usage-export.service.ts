@@ -5,8 +5,8 @@ import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError, RateLimitedError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { requireDate } from '../../common/validation.js';
-import { parseDatabaseUrl } from '../../infra/db/database-url.js';
 import type { Tx } from '../../infra/db/transaction.js';
+import { connectionOptions } from '../../infra/db/data-source.js';
 import { ApiKeyRole } from '../auth/api-key-role.js';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import type { Caller } from '../auth/caller.js';
@@ -259,9 +259,8 @@ export class CouponUsageExportService {
    * after it are not in the file, whatever their assigned_at, while claims go on.
    */
   private async snapshotConnection(): Promise<Connection> {
-    const location = parseDatabaseUrl(this.app.config.DATABASE_URL);
     const connection = mysql.createConnection({
-      ...location,
+      ...(connectionOptions(this.app.config.DATABASE_URL) as mysql.ConnectionOptions),
       timezone: 'Z',
       dateStrings: true,
       charset: 'UTF8MB4_UNICODE_CI',

@@ -70,7 +70,23 @@ export class LiveUpdateHub {
     this.consume(LiveTopic.LIST_CHANGES, (message) => this.onListChanges(message as ListChangesMessage));
     this.consume(LiveTopic.LOW_STOCK_ALERTS, (message) => this.onLowStockAlert(message as LowStockAlertMessage));
     this.consume(LiveTopic.CAMPAIGN_STATUS, (message) => this.onCampaignStatus(message as CampaignStatusMessage));
+    this.app.pubSub.onResubscribed(() => {
+      this.resync().catch((error: unknown) => this.app.logger.warn({ err: error }, 'live figures not resent after reconnect'));
+    });
     this.app.onShutdown(() => this.stop());
+  }
+
+  /** After the Redis subscription was lost and is back: change notices may be gone, so every watched list's figures go out now. */
+  async resync(): Promise<void> {
+    if (this.stopped) return;
+    let ids = [...this.watchersByList.keys()];
+    if (this.watchersOfAll.size > 0) {
+      const rows: Array<{ id: string }> = await this.app.dataSource.query('SELECT id FROM coupon_lists ORDER BY id DESC LIMIT ?', [MAX_WATCHED_LISTS]);
+      ids = rows.map((row) => String(row.id));
+    }
+    const now = new Date();
+    for (const id of ids) this.changed.set(id, now);
+    this.scheduleRead();
   }
 
   /** Ends every subscription and leaves the Redis topics. */

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
-import type { Tx } from '../../infra/db/transaction.js';
+import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
 import { CouponListService, snapshotOf } from '../lists/coupon-list.service.js';
 import { CodeUpload, MAX_LINE_ERRORS, UploadMode, UploadStatus, isFinished, viewOf, type UploadLineError } from './code-upload.entity.js';
@@ -208,7 +208,8 @@ export class CodeImportService {
         await tx.query(`UPDATE code_uploads SET seq_base = COALESCE(seq_base, ?), last_seq = COALESCE(last_seq, ?) WHERE id = ?`, [top, top, upload.id]);
       }
       await tx.query(`UPDATE code_uploads SET status = 'PROCESSING', started_at = COALESCE(started_at, NOW(3)) WHERE id = ?`, [upload.id]);
-    });
+      // Idempotent: after a COMMIT whose answer was lost it simply runs again.
+    }, { committed: async () => false });
     const begun = await this.find(upload.id);
     if (!begun) throw new ImportSuperseded();
     return begun;
@@ -235,6 +236,12 @@ export class CodeImportService {
   }
 
   private async importChunk(current: CodeUpload, chunkNo: number, parsed: ParsedChunk): Promise<CodeUpload> {
+    let next: CodeUpload | null = null;
+    // A COMMIT whose answer was lost: the chunk is in if the upload's row says so (read where the latest writes are seen).
+    const committed = async () => {
+      const [row] = await this.app.dataSource.query(`SELECT chunks_done FROM code_uploads WHERE id = ?`, [current.id]);
+      return next !== null && Number(row?.chunks_done) >= chunkNo;
+    };
     return this.app.transaction(async (tx) => {
       const [locked] = await tx.query(`SELECT status, chunks_done, last_seq FROM code_uploads WHERE id = ? FOR UPDATE`, [current.id]);
       // Another run committed this chunk, or the upload was failed meanwhile: this run stops.
@@ -250,7 +257,7 @@ export class CodeImportService {
         if (errors.length >= MAX_LINE_ERRORS) break;
         errors.push({ line: firstLine + error.index, reason: error.reason });
       }
-      const next = Object.assign(new CodeUpload(), current, {
+      next = Object.assign(new CodeUpload(), current, {
         chunksDone: chunkNo,
         linesRead: current.linesRead + parsed.lines - parsed.blankLines,
         blankLines: current.blankLines + parsed.blankLines,
@@ -262,18 +269,20 @@ export class CodeImportService {
         errors,
         lastSeq: String(parsed.firstSeq + parsed.count - 1),
       } satisfies Partial<CodeUpload>);
-      await tx.query(
+      // Guarded: the counters move from the chunk this run read, or the chunk is not written at all.
+      const updated = await tx.query(
         `UPDATE code_uploads SET chunks_done = ?, lines_read = ?, blank_lines = ?, codes_added = ?, duplicates_skipped = ?,
                 invalid_lines = ?, replace_conflicts = ?, line_errors = ?, last_seq = ?
-          WHERE id = ?`,
+          WHERE id = ? AND status = 'PROCESSING' AND chunks_done = ?`,
         [
           next.chunksDone, next.linesRead, next.blankLines, next.codesAdded, next.duplicatesSkipped,
-          next.invalidLines, next.replaceConflicts, JSON.stringify(next.errors), next.lastSeq, current.id,
+          next.invalidLines, next.replaceConflicts, JSON.stringify(next.errors), next.lastSeq, current.id, chunkNo - 1,
         ],
       );
+      if (updated.affectedRows !== 1) throw new WriteConflictError(`upload ${current.id}: chunk ${chunkNo} counters changed under this run`);
       await tx.query(`DELETE FROM code_upload_chunks WHERE upload_id = ? AND chunk_no = ?`, [current.id, chunkNo]);
       return next;
-    });
+    }, { committed });
   }
 
   /**
@@ -349,13 +358,20 @@ export class CodeImportService {
         ]);
       }
       const leftovers = cleanupFrom !== null || Number(row.replace_conflicts) > 0;
-      await tx.query(
+      const completed = await tx.query(
         `UPDATE code_uploads SET status = 'COMPLETED', completed_at = NOW(3), codes_added = ?, duplicates_skipped = ?,
                 cleanup_from = ?, cleanup_to = ?, settled = ?
-          WHERE id = ?`,
+          WHERE id = ? AND status = 'PROCESSING'`,
         [added, duplicates, cleanupFrom, cleanupTo, leftovers ? 0 : 1, upload.id],
       );
+      if (completed.affectedRows !== 1) throw new WriteConflictError(`upload ${upload.id} changed state while completing`);
       tx.publish(new CouponListStockChanged(snapshotOf(await lists.lockById(tx, upload.listId))));
+    }, {
+      // total_codes moved by the count of this upload: after a lost COMMIT, never run again if it is in.
+      committed: async () => {
+        const [row] = await this.app.dataSource.query(`SELECT status FROM code_uploads WHERE id = ?`, [upload.id]);
+        return row?.status === UploadStatus.COMPLETED;
+      },
     });
     const completed = await this.find(upload.id);
     if (!completed) throw new ImportSuperseded();

@@ -22,12 +22,18 @@ interface RawConnection {
  */
 export class CodeWriter {
   private loadDataAllowed = true;
+  private splittingChecked: Promise<void> | null = null;
 
   constructor(private readonly app: AppContext) {}
 
   /** Inserts the chunk's codes with their seq and returns how many rows were new. */
   async insert(tx: Tx, listId: string, uploadId: string, parsed: ParsedChunk): Promise<number> {
     if (parsed.count === 0) return 0;
+    this.splittingChecked ??= this.checkLoadDataSplitting(tx).catch((error: unknown) => {
+      this.splittingChecked = null;
+      throw error;
+    });
+    await this.splittingChecked;
     if (this.loadDataAllowed) {
       try {
         return await this.loadData(tx, listId, uploadId, parsed);
@@ -38,6 +44,19 @@ export class CodeWriter {
       }
     }
     return this.insertRows(tx, listId, uploadId, parsed);
+  }
+
+  /**
+   * Galera with wsrep_load_data_splitting=ON commits LOAD DATA every 10,000 rows on its own,
+   * outside the chunk's transaction: then chunks go in by INSERT, which stays in the transaction.
+   * (A chunk is about 1 MiB of file: its write set stays far below wsrep_max_ws_size.)
+   */
+  private async checkLoadDataSplitting(tx: Tx): Promise<void> {
+    const rows: Array<{ Value: string }> = await tx.query("SHOW GLOBAL VARIABLES LIKE 'wsrep_load_data_splitting'");
+    if (rows[0] && String(rows[0].Value).toUpperCase() === 'ON') {
+      this.loadDataAllowed = false;
+      this.app.logger.warn('wsrep_load_data_splitting is ON: uploads use multi-row INSERT so that each chunk commits whole');
+    }
   }
 
   private async loadData(tx: Tx, listId: string, uploadId: string, parsed: ParsedChunk): Promise<number> {
