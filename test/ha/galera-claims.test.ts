@@ -50,7 +50,8 @@ describeOnCluster('claims on a Galera cluster', () => {
     const urls = [0, 1, 2].map((node) => galeraUrlPreferring(node, database));
     await Promise.all(urls.map((url) => DatabaseHosts.for(url).start(logger)));
     try {
-      await ensureDatabaseExists(urls[0]);
+      // As startApp does in each process: the database made through the process's own node.
+      await Promise.all(urls.map((url) => ensureDatabaseExists(url)));
       const sources = urls.map((url) => createDataSource({ databaseUrl: url, poolSize: 2, entities: [] }));
       await Promise.all(sources.map((source, i) => openDataSource(source, urls[i])));
       try {
