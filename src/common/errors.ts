@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'LIST_EXPIRED'
   | 'CAMPAIGN_FINISHED'
   | 'CHANNEL_NOT_INTEGRATED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'ALREADY_REDEEMED';
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
@@ -85,5 +86,14 @@ export class RateLimitedError extends DomainError {
   constructor(retryAfterMs: number) {
     super(`Too many requests for this API key; retry in ${Math.ceil(retryAfterMs)} ms`);
     this.details.retryAfterMs = Math.ceil(retryAfterMs);
+  }
+}
+
+export class AlreadyRedeemedError extends DomainError {
+  readonly code = 'ALREADY_REDEEMED';
+  constructor(code: string, redeemedAt: Date, redemptionId: string) {
+    super(`The code ${JSON.stringify(code)} was already redeemed at ${redeemedAt.toISOString()}`);
+    this.details.redeemedAt = redeemedAt.toISOString();
+    this.details.redemptionId = redemptionId;
   }
 }

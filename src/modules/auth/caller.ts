@@ -5,4 +5,6 @@ export interface Caller {
   /** The key's id, or "bootstrap" for ADMIN_API_KEY. */
   keyId: string;
   role: ApiKeyRole;
+  /** CLIENT keys: the campaigns it may claim and redeem in; empty or absent = all. */
+  campaignIds?: readonly string[];
 }
