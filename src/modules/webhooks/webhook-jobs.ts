@@ -65,7 +65,7 @@ export async function startWebhookWorkers(app: AppContext): Promise<void> {
         '',
         `Reason: ${job.data.reason}`,
         '',
-        'Messages for it are kept. Fix the receiver, then enable the endpoint again (updateWebhookEndpoint with enabled: true); pending messages are then sent.',
+        'While disabled it receives nothing. Fix the receiver, then enable the endpoint again (updateWebhookEndpoint with enabled: true).',
       ].join('\n'),
     }),
   );

@@ -223,8 +223,9 @@ export class WebhookSender {
       await this.dataSource.query('UPDATE webhook_endpoints SET failing_since = UTC_TIMESTAMP(3) WHERE id = ? AND failing_since IS NULL', [endpoint.id]);
       return;
     }
-    const hours = Math.round((this.config.WEBHOOK_DISABLE_AFTER_SECONDS / 3600) * 10) / 10;
-    const reason = `every attempt failed since ${endpoint.failing_since.toISOString()} (${hours} h); last error: ${lastError ?? 'unknown'}`.slice(0, 1000);
+    const grace = this.config.WEBHOOK_DISABLE_AFTER_SECONDS;
+    const span = grace >= 3600 ? `${Math.round((grace / 3600) * 10) / 10} h` : `${grace} s`;
+    const reason = `every attempt failed since ${endpoint.failing_since.toISOString()} (over ${span}); last error: ${lastError ?? 'unknown'}`.slice(0, 1000);
     const result = await this.dataSource.query(
       `UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?
         WHERE id = ? AND enabled = 1 AND failing_since IS NOT NULL AND failing_since <= UTC_TIMESTAMP(3) - INTERVAL ? SECOND`,
