@@ -171,6 +171,16 @@ describe('code lookup and redemption', () => {
     expect(infos).toHaveLength(1);
     expect(infos[0]).toMatchObject({ state: 'REDEEMED', redemption: { id: redemption.id, orderId: 'L-1' } });
     expect((await t.gql(LOOKUP, { code: 'shared-code-1' }, viewerKey)).data.couponCode).toEqual([]);
+
+    // A FIXED code: its list, the latest of its assignments, and whether that one is redeemed.
+    const fixedList = await createList(t, { name: 'Lookup fixed', kind: 'FIXED', fixedCode: 'LOOKFIX', fixedLimit: 5 });
+    const fixedCampaign = await createCampaign(t, [fixedList]);
+    await claim(t, { campaignId: fixedCampaign, userId: 'fix-1' });
+    await claim(t, { campaignId: fixedCampaign, userId: 'fix-2' });
+    await t.gql(REDEEM, { input: { code: 'LOOKFIX', userId: 'fix-2' } }, clientKey);
+    expect((await t.gql(LOOKUP, { code: 'LOOKFIX' }, viewerKey)).data.couponCode).toEqual([
+      expect.objectContaining({ listId: fixedList, state: 'REDEEMED', assignment: expect.objectContaining({ userId: 'fix-2' }), redemption: expect.objectContaining({ orderId: null }) }),
+    ]);
     expect(errorCode(await t.gql(LOOKUP, { code: shared }, clientKey))).toBe('FORBIDDEN');
 
     // Both reads are index lookups, never a scan of coupon_codes.

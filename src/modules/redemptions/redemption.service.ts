@@ -23,6 +23,10 @@ interface CandidateRow {
   code: string;
   expired: number;
   name: string;
+  /** The live redemption of this code by this user, as committed when read (no lock). */
+  live_id: string | null;
+  live_order_id: string | null;
+  live_redeemed_at: Date | null;
 }
 
 function checkText(field: string, value: string | null | undefined, max: number, required: boolean): string | null {
@@ -76,11 +80,14 @@ export class RedemptionService {
     if (listId !== null && !isRowId(listId)) throw new BadUserInputError('input.listId', 'is not a coupon list id');
 
     return this.app.transaction(async (tx) => {
-      // The user's assignments of this code, newest first, along KEY (user_id, assigned_at).
+      // The user's assignments of this code, newest first, along KEY (user_id, assigned_at), with
+      // the code's live redemption by the unique key: one round trip decides the usual cases.
       const candidates: CandidateRow[] = await tx.query(
-        `SELECT a.id, a.list_id, a.campaign_id, a.code, l.name, (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired
+        `SELECT a.id, a.list_id, a.campaign_id, a.code, l.name, (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
+                r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
            FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
            STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
+           LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1
           WHERE a.user_id = ? AND a.code = ? ${listId ? 'AND a.list_id = ?' : ''}
           ORDER BY a.assigned_at DESC, a.id DESC
           LIMIT ${MAX_CANDIDATES}`,
@@ -95,9 +102,9 @@ export class RedemptionService {
       const assignment = candidates[0];
       assertCampaignAllowed(caller, String(assignment.campaign_id));
 
-      if (orderId !== null) {
-        const live = await this.liveRedemption(tx, assignment, userId, false);
-        if (live && live.order_id === orderId) return redemptionFromRow(live);
+      if (assignment.live_id !== null) {
+        if (orderId !== null && assignment.live_order_id === orderId) return (await this.findById(String(assignment.live_id)))!;
+        throw new AlreadyRedeemedError(code, assignment.live_redeemed_at!, String(assignment.live_id));
       }
       if (Number(assignment.expired) === 1) throw new ListExpiredError(String(assignment.list_id), assignment.name);
 
@@ -115,7 +122,7 @@ export class RedemptionService {
         // The row that won (committed, or we would still be waiting): a locking read sees it.
         // A shared lock, like the one the duplicate check already holds: the losers of a race
         // do not deadlock each other over it.
-        const live = await this.liveRedemption(tx, assignment, userId, true);
+        const live = await this.lockLiveRedemption(tx, assignment, userId);
         if (!live) throw error;
         if (orderId !== null && live.order_id === orderId) return redemptionFromRow(live);
         throw new AlreadyRedeemedError(code, live.redeemed_at, String(live.id));
@@ -168,9 +175,9 @@ export class RedemptionService {
     });
   }
 
-  private async liveRedemption(tx: Tx, assignment: CandidateRow, userId: string, locking: boolean): Promise<RedemptionRow | undefined> {
+  private async lockLiveRedemption(tx: Tx, assignment: CandidateRow, userId: string): Promise<RedemptionRow | undefined> {
     const [row]: RedemptionRow[] = await tx.query(
-      `SELECT ${REDEMPTION_COLUMNS} FROM coupon_redemptions WHERE list_id = ? AND code = ? AND user_id = ? AND live = 1${locking ? ' LOCK IN SHARE MODE' : ''}`,
+      `SELECT ${REDEMPTION_COLUMNS} FROM coupon_redemptions WHERE list_id = ? AND code = ? AND user_id = ? AND live = 1 LOCK IN SHARE MODE`,
       [assignment.list_id, assignment.code, userId],
     );
     return row;

@@ -3,17 +3,20 @@ import type { AppContext } from '../../app-context.js';
 import type { Logger } from '../../infra/logging/logger.js';
 import { dispatchJobOptions, sendJobOptions, WEBHOOK_DISPATCH_QUEUE, WEBHOOK_SEND_QUEUE } from './webhook-jobs.js';
 
+/** Kicks within this window after the first become one enqueue (a busy API commits thousands of messages a second). */
+const KICK_WINDOW_MS = 20;
+
 /**
- * Wakes the webhook workers after a commit. Kicks are coalesced per process: while one is being
- * enqueued, further kicks for the same target become one more enqueue after it. A lost kick only
- * delays: the sweep finds the rows (the row is the truth).
+ * Wakes the webhook workers after a commit. Kicks are coalesced per process and target: the
+ * first opens a short window, and every kick until the enqueue has run is covered by it. A lost
+ * kick only delays: the sweep finds the rows (the row is the truth).
  */
 export class WebhookKicks {
   private readonly dispatchQueue: Queue;
   private readonly sendQueue: Queue;
   private readonly logger: Logger;
-  /** Targets being enqueued; true when another kick came meanwhile. */
-  private readonly inFlight = new Map<string, boolean>();
+  /** Targets with an enqueue scheduled or running; true when a kick came after the enqueue started. */
+  private readonly pending = new Map<string, { started: boolean; again: boolean }>();
 
   constructor(app: AppContext) {
     this.dispatchQueue = app.queues.queue(WEBHOOK_DISPATCH_QUEUE);
@@ -29,21 +32,30 @@ export class WebhookKicks {
     return this.kick(`endpoint-${endpointId}`, () => this.sendQueue.add('send', { endpointId }, sendJobOptions(endpointId)));
   }
 
-  private async kick(target: string, enqueue: () => Promise<unknown>): Promise<void> {
-    if (this.inFlight.has(target)) {
-      this.inFlight.set(target, true);
-      return;
+  private kick(target: string, enqueue: () => Promise<unknown>): Promise<void> {
+    const current = this.pending.get(target);
+    if (current) {
+      // Rows committed after the enqueue started may miss that job's reads: one more enqueue follows.
+      if (current.started) current.again = true;
+      return Promise.resolve();
     }
-    this.inFlight.set(target, false);
-    try {
-      do {
-        this.inFlight.set(target, false);
-        await enqueue();
-      } while (this.inFlight.get(target));
-    } catch (error) {
-      this.logger.warn({ err: error, target }, 'webhook kick not enqueued; the sweep will pick the rows up');
-    } finally {
-      this.inFlight.delete(target);
-    }
+    const state = { started: false, again: false };
+    this.pending.set(target, state);
+    return new Promise<void>((resolve) => {
+      setTimeout(async () => {
+        try {
+          do {
+            state.started = true;
+            state.again = false;
+            await enqueue();
+          } while (state.again);
+        } catch (error) {
+          this.logger.warn({ err: error, target }, 'webhook kick not enqueued; the sweep will pick the rows up');
+        } finally {
+          this.pending.delete(target);
+          resolve();
+        }
+      }, KICK_WINDOW_MS);
+    });
   }
 }
