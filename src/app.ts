@@ -64,7 +64,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   if (app.runsApi) {
     server = await createApiServer(app, await buildAppSchema(app.pubSub));
     port = await server.listen(config.PORT);
-    logger.info({ port, graphql: `http://localhost:${port}/graphql` }, `API listening on http://localhost:${port}/graphql`);
+    logger.info({ port, graphql: `http://localhost:${port}/graphql`, console: `http://localhost:${port}/console/` }, `API listening on http://localhost:${port}/graphql; admin console at http://localhost:${port}/console/`);
   }
 
   let stopping: Promise<void> | null = null;

@@ -6,6 +6,7 @@ import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import type { AppContext } from '../../app-context.js';
@@ -13,7 +14,9 @@ import { appModules } from '../../modules/index.js';
 import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
+import { CONSOLE_BUILD_DIR, mountConsole } from '../http/console-route.js';
 import { mountHealthRoutes } from '../http/health.js';
+import { findProjectRoot } from '../local-services/from-environment.js';
 import type { GraphQLContext } from './context.js';
 import { createErrorFormatter } from './format-error.js';
 
@@ -112,6 +115,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   mountHealthRoutes(router, app);
   for (const module of appModules) module.httpRoutes?.(router, app);
   expressApp.use(router);
+  mountConsole(expressApp, join(findProjectRoot(__dirname), CONSOLE_BUILD_DIR), app.logger);
 
   expressApp.use(
     '/graphql',
