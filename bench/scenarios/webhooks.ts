@@ -39,11 +39,12 @@ export const scenario = {
   name: 'webhooks',
   async run(): Promise<{ passed: boolean; lines: string[] }> {
     const server = await startBenchServer({ env: { ...ENV, ROLE: 'api' } });
-    const worker = await startBenchWorker(server, { ...ENV, LOG_LEVEL: 'warn' }, WORKER_NICE);
     const pool = benchPool(server.databaseUrl);
     const receivers: LatencyGateway[] = [];
     const lines: string[] = [];
+    let worker: Awaited<ReturnType<typeof startBenchWorker>> | null = null;
     try {
+      worker = await startBenchWorker(server, ENV, WORKER_NICE);
       const gql = (query: string, variables: Record<string, unknown> = {}) => benchGraphQL(server.url, query, variables);
       const key = (await gql('mutation { createApiKey(name: "widget", role: CLIENT) { secret } }')).createApiKey.secret as string;
       const createEndpoint = async (events: string[]) => {
@@ -103,7 +104,7 @@ export const scenario = {
       return { passed: Object.values(goals).every(Boolean), lines };
     } finally {
       await pool.end();
-      await worker.stop();
+      await worker?.stop();
       await server.stop();
       for (const receiver of receivers) await receiver.stop();
       await dropBenchDatabase(server.databaseUrl);
