@@ -75,7 +75,7 @@ const configSchema = z
       .default('5,30,120,600,1800,3600,7200,14400,28800,28800,28800')
       .transform((value) => value.split(',').map((part) => Number(part.trim()))),
     WEBHOOK_DISABLE_AFTER_SECONDS: positiveInt('a whole number of seconds > 0').default(86_400),
-    WEBHOOK_ENDPOINT_CONCURRENCY: positiveInt('a number of parallel requests per endpoint > 0').default(64),
+    WEBHOOK_ENDPOINT_CONCURRENCY: positiveInt('a number of parallel requests per endpoint > 0').default(128),
     WEBHOOK_SWEEP_INTERVAL_MS: positiveInt('a number of milliseconds > 0').default(1000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'expected fatal, error, warn, info, debug, trace or silent',

@@ -40,6 +40,8 @@ interface AttemptResult {
 }
 
 const ERROR_CHARS = 500;
+/** Concurrent send loops per endpoint job. */
+const LANES = 2;
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
@@ -89,8 +91,18 @@ export class WebhookSender {
     return Math.round(schedule[attempt - 1] * 1000 * (0.9 + Math.random() * 0.2));
   }
 
-  /** The job of one endpoint: sends until nothing of it is due. Returns how many attempts were made. */
+  /**
+   * The job of one endpoint: sends until nothing of it is due. Two lanes take turns, so one
+   * lane's database work (lease, record) overlaps the other's requests; together they keep at
+   * most WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. Returns how many attempts were made.
+   */
   async sendDue(endpointId: string): Promise<number> {
+    const perLane = Math.max(1, Math.ceil(this.config.WEBHOOK_ENDPOINT_CONCURRENCY / LANES));
+    const lanes = await Promise.all(Array.from({ length: LANES }, () => this.lane(endpointId, perLane)));
+    return lanes.reduce((sum, attempts) => sum + attempts, 0);
+  }
+
+  private async lane(endpointId: string, batch: number): Promise<number> {
     let attempts = 0;
     while (!this.closing) {
       const [endpoint]: EndpointRow[] = await this.dataSource.query(
@@ -98,7 +110,7 @@ export class WebhookSender {
         [endpointId],
       );
       if (!endpoint || Number(endpoint.enabled) !== 1) return attempts;
-      const due = await this.lease(endpointId);
+      const due = await this.lease(endpointId, batch);
       if (due.length === 0) return attempts;
       const results = await Promise.all(due.map((row) => this.attempt(endpoint, row)));
       attempts += results.length;
@@ -107,7 +119,7 @@ export class WebhookSender {
     return attempts;
   }
 
-  private async lease(endpointId: string): Promise<DueRow[]> {
+  private async lease(endpointId: string, batch: number): Promise<DueRow[]> {
     const leaseSeconds = Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5;
     const ids = await this.app.transaction(
       async (tx) => {
@@ -115,7 +127,7 @@ export class WebhookSender {
           `SELECT id FROM webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due)
             WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
             ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [endpointId, this.config.WEBHOOK_ENDPOINT_CONCURRENCY],
+          [endpointId, batch],
         );
         if (rows.length === 0) return [];
         const ids = rows.map((row) => row.id);
