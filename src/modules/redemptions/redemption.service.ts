@@ -103,7 +103,11 @@ export class RedemptionService {
       assertCampaignAllowed(caller, String(assignment.campaign_id));
 
       if (assignment.live_id !== null) {
-        if (orderId !== null && assignment.live_order_id === orderId) return (await this.findById(String(assignment.live_id)))!;
+        if (orderId !== null && assignment.live_order_id === orderId) {
+          // On the transaction's own connection: a second pool connection per request could exhaust the pool under a burst.
+          const [row]: RedemptionRow[] = await tx.query(`SELECT ${REDEMPTION_COLUMNS} FROM coupon_redemptions WHERE id = ?`, [assignment.live_id]);
+          return redemptionFromRow(row);
+        }
         throw new AlreadyRedeemedError(code, assignment.live_redeemed_at!, String(assignment.live_id));
       }
       if (Number(assignment.expired) === 1) throw new ListExpiredError(String(assignment.list_id), assignment.name);
