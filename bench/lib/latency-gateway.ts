@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
 
 /**
  * A stand-in SMS/push gateway in a process of its own (as a real one would be: its work does not
@@ -20,8 +21,12 @@ export interface LatencyGateway {
   stop(): Promise<void>;
 }
 
-export async function startLatencyGateway(latencyMs: number, channel: 'SMS' | 'PUSH' = 'SMS'): Promise<LatencyGateway> {
-  const child: ChildProcess = fork(__filename, ['serve', String(latencyMs), channel], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/**
+ * channel WEBHOOK: a webhook receiver instead; keys are webhook-ids, and a request whose
+ * signature does not verify with `secret` (by the standardwebhooks library) is malformed.
+ */
+export async function startLatencyGateway(latencyMs: number, channel: 'SMS' | 'PUSH' | 'WEBHOOK' = 'SMS', secret = ''): Promise<LatencyGateway> {
+  const child: ChildProcess = fork(__filename, ['serve', String(latencyMs), channel, secret], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.once('message', (message) => resolve((message as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`gateway exited with code ${code}`)));
@@ -48,7 +53,8 @@ export async function startLatencyGateway(latencyMs: number, channel: 'SMS' | 'P
   };
 }
 
-function serve(latencyMs: number, channel: string): void {
+function serve(latencyMs: number, channel: string, secret: string): void {
+  const verifier = channel === 'WEBHOOK' ? new Webhook(secret) : null;
   let requests = 0;
   let malformed = 0;
   const keys = new Set<string>();
@@ -57,13 +63,9 @@ function serve(latencyMs: number, channel: string): void {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       requests++;
-      const key = String(req.headers['idempotency-key'] ?? '');
-      try {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { to?: string; body?: string; userId?: string; assignmentId?: string };
-        if (!body.to || !body.body || !body.userId || `${body.assignmentId}:${channel}` !== key) malformed++;
-      } catch {
-        malformed++;
-      }
+      const key = String(req.headers[verifier ? 'webhook-id' : 'idempotency-key'] ?? '');
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!(verifier ? signatureVerifies(verifier, text, req.headers as Record<string, string>) : gatewayBodyValid(text, key, channel))) malformed++;
       keys.add(key);
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -80,4 +82,22 @@ function serve(latencyMs: number, channel: string): void {
   });
 }
 
-if (require.main === module && process.argv[2] === 'serve') serve(Number(process.argv[3]), process.argv[4]);
+function gatewayBodyValid(text: string, key: string, channel: string): boolean {
+  try {
+    const body = JSON.parse(text) as { to?: string; body?: string; userId?: string; assignmentId?: string };
+    return Boolean(body.to && body.body && body.userId && `${body.assignmentId}:${channel}` === key);
+  } catch {
+    return false;
+  }
+}
+
+function signatureVerifies(verifier: Webhook, text: string, headers: Record<string, string>): boolean {
+  try {
+    verifier.verify(text, headers);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (require.main === module && process.argv[2] === 'serve') serve(Number(process.argv[3]), process.argv[4], process.argv[5] ?? '');

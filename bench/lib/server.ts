@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../src/config/config.js';
@@ -122,4 +123,37 @@ export function workerStarted(child: ChildProcess): Promise<void> {
     });
     child.once('exit', (code) => reject(new Error(`worker exited with code ${code}`)));
   });
+}
+
+/**
+ * A second process of the same deployment with ROLE=worker (no HTTP port), at CPU priority
+ * `nice` (background jobs below interactive requests on a shared host); ready once its workers run.
+ */
+export async function startBenchWorker(server: BenchServer, env: Record<string, string>, nice = 0): Promise<{ pid: number; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+    cwd: PROJECT_ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      DATABASE_URL: server.databaseUrl,
+      REDIS_URL: server.redisUrl,
+      QUEUE_PREFIX: server.queuePrefix,
+      ADMIN_API_KEY: BENCH_ADMIN_KEY,
+      LOG_LEVEL: 'info',
+      ...env,
+      ROLE: 'worker',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  if (nice > 0) setPriority(child.pid!, nice);
+  await workerStarted(child);
+  return {
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
 }

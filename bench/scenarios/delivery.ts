@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { setPriority } from 'node:os';
-import { join } from 'node:path';
 import type mysql from 'mysql2/promise';
 import { startLatencyGateway } from '../lib/latency-gateway.js';
 import { benchPool, claimBody, httpLoad, seedCampaign, seedUniqueList, type LoadResult } from '../lib/claim-load.js';
-import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
+import { benchGraphQL, dropBenchDatabase, report, startBenchServer, startBenchWorker } from '../lib/server.js';
 
 const USERS = Number(process.env.BENCH_DELIVERY_USERS ?? 100_000);
 const PER_CALL = 10_000;
@@ -22,36 +19,6 @@ const SPLIT = process.env.BENCH_DELIVERY_SPLIT !== '0';
  * below interactive requests, as any batch work should (BENCH_DELIVERY_WORKER_NICE=0: same priority).
  */
 const WORKER_NICE = Number(process.env.BENCH_DELIVERY_WORKER_NICE ?? 10);
-
-/** A second process of the same deployment with ROLE=worker (no HTTP port); ready once its workers run. */
-async function startWorkerProcess(server: BenchServer, env: Record<string, string>): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
-    cwd: PROJECT_ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      DATABASE_URL: server.databaseUrl,
-      REDIS_URL: server.redisUrl,
-      QUEUE_PREFIX: server.queuePrefix,
-      ADMIN_API_KEY: BENCH_ADMIN_KEY,
-      LOG_LEVEL: 'info',
-      ...env,
-      ROLE: 'worker',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (WORKER_NICE > 0) setPriority(child.pid!, WORKER_NICE);
-  await workerStarted(child);
-  return {
-    pid: child.pid!,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
-  };
-}
 
 /** CPU seconds (user + system) used so far by a process. */
 function cpuSeconds(pid: number): number {
@@ -116,7 +83,7 @@ export const scenario = {
     const gateway = await startLatencyGateway(GATEWAY_LATENCY_MS);
     const env = { SMS_WEBHOOK_URL: gateway.url };
     const server = await startBenchServer({ env: { ...env, LOG_LEVEL: 'warn', ROLE: SPLIT ? 'api' : 'all' } });
-    const worker = SPLIT ? await startWorkerProcess(server, env) : null;
+    const worker = SPLIT ? await startBenchWorker(server, env, WORKER_NICE) : null;
     const pool = benchPool(server.databaseUrl);
     const lines: string[] = [];
     try {

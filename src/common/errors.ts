@@ -11,7 +11,8 @@ export type ErrorCode =
   | 'LIST_EXPIRED'
   | 'CAMPAIGN_FINISHED'
   | 'CHANNEL_NOT_INTEGRATED'
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  | 'ALREADY_REDEEMED';
 
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
@@ -98,5 +99,14 @@ export class ClaimsOverloadedError extends DomainError {
     super(`The service has more claims waiting than it can answer now; retry in ${Math.ceil(retryAfterMs)} ms`);
     this.details.retryAfterMs = Math.ceil(retryAfterMs);
     this.details.reason = 'OVERLOADED';
+  }
+}
+
+export class AlreadyRedeemedError extends DomainError {
+  readonly code = 'ALREADY_REDEEMED';
+  constructor(code: string, redeemedAt: Date, redemptionId: string) {
+    super(`The code ${JSON.stringify(code)} was already redeemed at ${redeemedAt.toISOString()}`);
+    this.details.redeemedAt = redeemedAt.toISOString();
+    this.details.redemptionId = redemptionId;
   }
 }

@@ -93,6 +93,17 @@ const configSchema = z
     // An import whose worker died is taken over after about this long (BullMQ lock and stall check).
     UPLOAD_RECOVERY_SECONDS: positiveInt('a whole number of seconds > 0').default(30),
     UPLOAD_WORKER_CONCURRENCY: positiveInt('a number of imports run at once per worker process > 0').default(2),
+    // Webhooks
+    WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false').transform((value) => value === 'true'),
+    WEBHOOK_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(10_000),
+    WEBHOOK_RETRY_SCHEDULE_SECONDS: z
+      .string()
+      .regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, { message: 'expected comma-separated delays in seconds, e.g. 5,60,600' })
+      .default('5,30,120,600,1800,3600,7200,14400,28800,28800,28800')
+      .transform((value) => value.split(',').map((part) => Number(part.trim()))),
+    WEBHOOK_DISABLE_AFTER_SECONDS: positiveInt('a whole number of seconds > 0').default(86_400),
+    WEBHOOK_ENDPOINT_CONCURRENCY: positiveInt('a number of parallel requests per endpoint > 0').default(128),
+    WEBHOOK_SWEEP_INTERVAL_MS: positiveInt('a number of milliseconds > 0').default(1000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'expected fatal, error, warn, info, debug, trace or silent',
     }).default('info'),

@@ -11,6 +11,8 @@ import { realtimeModule } from './realtime/realtime.module.js';
 import { alertsModule } from './alerts/alerts.module.js';
 import { expiryModule } from './expiry/expiry.module.js';
 import { uploadsModule } from './uploads/uploads.module.js';
+import { redemptionsModule } from './redemptions/redemptions.module.js';
+import { webhooksModule } from './webhooks/webhooks.module.js';
 
 /** Every domain module of the service. A new domain folder adds its module here (and its API parts to api-index.ts). */
-export const appModules: AppModule[] = [authModule, listsModule, campaignsModule, claimsModule, exportsModule, historyModule, deliveryModule, distributionModule, realtimeModule, alertsModule, expiryModule, uploadsModule];
+export const appModules: AppModule[] = [authModule, listsModule, campaignsModule, claimsModule, exportsModule, historyModule, deliveryModule, distributionModule, realtimeModule, alertsModule, expiryModule, uploadsModule, redemptionsModule, webhooksModule];

@@ -315,7 +315,7 @@ describeInBrowser('admin console in a real browser', () => {
     await link.waitFor({ timeout: 30_000 });
     const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
     const csv = readFileSync((await download.path())!, 'utf8').trim().split(/\r?\n/);
-    expect(csv[0]).toBe('external_id,user_id,coupon_code,assigned_at');
+    expect(csv[0]).toBe('external_id,user_id,coupon_code,assigned_at,redeemed_at,order_id');
     expect(csv.slice(1)).toEqual([expect.stringMatching(/^crm-1,buyer-1,EXP-1,\d{4}-/)]);
   });
 

@@ -51,7 +51,7 @@ function operationFor(kind: 'query' | 'mutation' | 'subscription', field: GraphQ
 const takesUpload = (field: GraphQLField<unknown, unknown>) => field.args.some((arg) => getNamedType(arg.type).name === 'Upload');
 
 /** What a CLIENT key (a widget backend) may call; everything else needs ADMIN or VIEWER. */
-const CLIENT_MAY = new Set(['claimCoupon', 'campaign', 'campaigns', 'couponList', 'couponLists']);
+const CLIENT_MAY = new Set(['claimCoupon', 'redeemCoupon', 'undoRedemption', 'campaign', 'campaigns', 'couponList', 'couponLists']);
 /** Reading API keys is key management: ADMIN only. */
 const ADMIN_ONLY_QUERIES = new Set(['apiKeys']);
 /** Exporting usage is reading: dashboards (VIEWER) may do it. */

@@ -9,7 +9,7 @@ import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app'
 import { appendCodes, createCampaign, createList, download, exportList, insertAssignments, requestExport, sequenceTable, sleep, waitForExport } from './fixtures';
 import { parseCsvStrict } from './rfc4180';
 
-const HEADER = ['external_id', 'user_id', 'coupon_code', 'assigned_at'];
+const HEADER = ['external_id', 'user_id', 'coupon_code', 'assigned_at', 'redeemed_at', 'order_id'];
 const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code userId externalId assignedAt reused } }`;
 
 /** Ids a shop really sends: separators, quotes, line breaks, non-Latin text, spreadsheet formulas, edge white space. */
@@ -68,14 +68,14 @@ describe('coupon usage exports', () => {
 
     const expected = [...handed]
       .sort((a, b) => a.assignedAt.localeCompare(b.assignedAt) || a.id.localeCompare(b.id))
-      .map((a) => [a.externalId, a.userId, a.code, a.assignedAt].map(formulaEscaped));
+      .map((a) => [...[a.externalId, a.userId, a.code, a.assignedAt].map(formulaEscaped), null, null]);
 
     // With a key that may read everything.
     const withKey = await download(`${t.baseUrl}/exports/${done.id}/download`, { authorization: `Bearer ${viewerKey}` });
     expect(withKey.status).toBe(200);
     expect(withKey.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(withKey.headers.get('content-disposition')).toBe(`attachment; filename="coupon-usage-list-${listId}-export-${done.id}.csv"`);
-    expect(withKey.body.startsWith('external_id,user_id,coupon_code,assigned_at\r\n')).toBe(true);
+    expect(withKey.body.startsWith('external_id,user_id,coupon_code,assigned_at,redeemed_at,order_id\r\n')).toBe(true);
     const rows = parseCsvStrict(withKey.body);
     expect(rows[0]).toEqual(HEADER);
     expect(rows.slice(1)).toEqual(expected);

@@ -19,6 +19,8 @@ export interface ListDetail extends ListRow {
   fixedCode: string | null;
   fixedLimit: number | null;
   alertEmails: string[];
+  /** Live redemptions (redeemed and not undone). */
+  redeemedCodes: number;
   createdAt: string;
   updatedAt: string;
 }
@@ -33,7 +35,7 @@ export interface Stock {
 }
 
 const ROW = 'id name kind totalCodes assignedCodes availableCodes warningLimit expiresAt status';
-const DETAIL = `${ROW} fixedCode fixedLimit alertEmails createdAt updatedAt`;
+const DETAIL = `${ROW} fixedCode fixedLimit alertEmails redeemedCodes createdAt updatedAt`;
 
 export const ListsPageQuery = gql<
   { couponLists: { items: ListRow[]; totalCount: number; nextCursor: string | null } },

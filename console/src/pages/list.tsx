@@ -1,5 +1,6 @@
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { useQuery, useSubscription } from '../api/hooks';
+import { Conversion } from '../components/conversion';
 import { Count, Expiry, StatusBadge, StockBar } from '../components/stock';
 import { ListQuery, StockUpdates, type ListDetail } from '../documents/lists';
 import { formatCount } from '../format';
@@ -108,6 +109,7 @@ export function ListPage(props: { id: string }) {
           <StockBar available={list.availableCodes} total={list.totalCodes} warningLimit={list.warningLimit} label={`${formatCount(list.availableCodes)} of ${formatCount(list.totalCodes)} available`} />
         </div>
         <p class="depletion">{tracker.describe(list.availableCodes)}</p>
+        <Conversion redeemed={list.redeemedCodes} assigned={list.assignedCodes} />
         <p>
           {list.kind === 'FIXED' ? 'Fixed code' : 'Unique codes'} · expires <Expiry at={list.expiresAt} />
         </p>

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../../app-context.js';
 import type { CouponListSnapshot } from '../lists/coupon-list.events.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { LowStockAlertRaised, type LowStockAlertFigures } from './low-stock.events.js';
 
 export const LOW_STOCK_MAIL_QUEUE = 'low-stock-mail';
@@ -176,6 +178,13 @@ export class LowStockAlertService {
       };
       // Enqueued before COMMIT: if Redis cannot take the jobs, the flag is not set either and the
       // next check or the sweep raises the alert again (same crossing number, same job ids).
+      await writeWebhookMessages(tx, [
+        {
+          event: WebhookEvent.LIST_LOW_STOCK,
+          at: alert.at,
+          data: { listId, listName: alert.listName, availableCodes: alert.availableCodes, warningLimit: alert.warningLimit, at: alert.at },
+        },
+      ]);
       await this.enqueueMails(alert, parseEmails(row.alert_emails));
       tx.publish(new LowStockAlertRaised(alert));
       this.app.logger.info({ listId, availableCodes: alert.availableCodes, warningLimit: alert.warningLimit, crossing: alert.crossing }, 'low-stock alert raised');

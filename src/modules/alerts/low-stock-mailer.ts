@@ -54,7 +54,12 @@ export class LowStockMailer {
     const { listId, to, availableCodes, warningLimit } = job.data;
     const rows: Array<{ name: string }> = await this.app.dataSource.query('SELECT name FROM coupon_lists WHERE id = ?', [listId]);
     const listName = rows[0]?.name ?? `#${listId}`;
-    const mail = lowStockMail(listName, listId, availableCodes, warningLimit);
+    await this.deliver(to, lowStockMail(listName, listId, availableCodes, warningLimit));
+    this.app.logger.info({ listId, to, crossing: job.data.crossing }, 'low-stock alert e-mailed');
+  }
+
+  /** Sends one alert e-mail (low stock, a disabled webhook endpoint); a permanent refusal is not retried. */
+  async deliver(to: string, mail: { subject: string; text: string }): Promise<void> {
     try {
       await this.transport().sendMail({ from: this.app.config.ALERT_FROM ?? DEFAULT_FROM, to, ...mail });
     } catch (error) {
@@ -63,6 +68,5 @@ export class LowStockMailer {
       if (responseCode >= 500 && responseCode < 600) throw new UnrecoverableError(`mail to ${to} refused: ${(error as Error).message}`);
       throw error;
     }
-    this.app.logger.info({ listId, to, crossing: job.data.crossing }, 'low-stock alert e-mailed');
   }
 }

@@ -7,6 +7,13 @@ import type { Tx } from '../../infra/db/transaction.js';
 import { CouponList, CouponListStatus, couponListStatus } from '../lists/coupon-list.entity.js';
 import { Campaign, CampaignList, CampaignStatus, FinishReason, type CreateCampaignInput } from './campaign.entity.js';
 import { CampaignStatusChanged } from './campaign.events.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
+
+/** The campaign.finished webhook messages of campaigns finished now. */
+function finishedMessages(ids: string[], reason: FinishReason, at: Date) {
+  return ids.map((campaignId) => ({ event: WebhookEvent.CAMPAIGN_FINISHED, at, data: { campaignId, finishReason: reason, finishedAt: at } }));
+}
 
 const MAX_LISTS_PER_CAMPAIGN = 100;
 export const DEFAULT_CAMPAIGN_PAGE = 100;
@@ -101,6 +108,7 @@ export class CampaignService {
       campaign.finishReason = FinishReason.MANUAL;
       campaign.finishedAt = new Date();
       const saved = await tx.manager.getRepository(Campaign).save(campaign);
+      await writeWebhookMessages(tx, finishedMessages([saved.id], FinishReason.MANUAL, campaign.finishedAt));
       tx.publish(new CampaignStatusChanged(saved.id, saved.status, saved.finishReason));
       return saved;
     });
@@ -129,6 +137,7 @@ export class CampaignService {
         WHERE id IN (?) AND status = 'ACTIVE'`,
       [reason, ids],
     );
+    await writeWebhookMessages(tx, finishedMessages(ids, reason, new Date()));
     for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, reason));
     return ids;
   }

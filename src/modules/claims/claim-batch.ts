@@ -13,7 +13,9 @@ import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
 import { LIST_CAN_SERVE_SQL } from '../campaigns/campaign.service.js';
 import { CouponListKind, couponListStatus } from '../lists/coupon-list.entity.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { CouponAssignmentsReused, CouponsAssigned, type NewAssignment } from './claim.events.js';
+import { claimBatchWebhookMessages } from './claim-webhooks.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
 
 /** A claim whose input has been checked; ids are well-formed row ids. */
@@ -274,6 +276,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   }
   const exhaustedLists: string[] = [];
   const moves: ListMove[] = [];
+  const finishedCampaigns: Array<{ id: string; reason: FinishReason }> = [];
   for (const [list, count] of taken) {
     const row = list.row;
     const cursor = row.kind === CouponListKind.UNIQUE ? list.codes[count - 1].seq : row.claim_cursor;
@@ -304,6 +307,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
       params: [reason, now, now, campaignId],
     });
     tx.publish(new CampaignStatusChanged(campaignId, CampaignStatus.FINISHED, reason));
+    finishedCampaigns.push({ id: campaignId, reason });
   }
   for (const write of writes) {
     const result: { affectedRows?: number } = await tx.query(write.sql, write.params);
@@ -311,7 +315,20 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
       throw new WriteConflictError(`claim batch of campaign ${campaignId}: ${result.affectedRows} of ${write.rows} list rows were where this batch read them`);
     }
   }
-  if (exhaustedLists.length > 0) await finishOtherCampaigns(tx, campaignId, exhaustedLists);
+  if (exhaustedLists.length > 0) {
+    for (const id of await finishOtherCampaigns(tx, campaignId, exhaustedLists)) finishedCampaigns.push({ id, reason: FinishReason.LIST_EXHAUSTED });
+  }
+  // The batch's webhook messages: one multi-row insert into the outbox, inside this transaction.
+  const exhausted = exhaustedLists.map((id) => lists.get(id)!.row);
+  await writeWebhookMessages(
+    tx,
+    claimBatchWebhookMessages(
+      newAssignments,
+      exhausted.map((row) => ({ id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes })),
+      finishedCampaigns,
+      now,
+    ),
+  );
 
   if (newAssignments.length > 0) tx.publish(new CouponsAssigned(newAssignments));
   if (reuses.length > 0) tx.publish(new CouponAssignmentsReused(reuses));
@@ -455,7 +472,7 @@ function allocate(
  * campaign can still serve is read afterwards without locks, never inside the SKIP LOCKED
  * statement, where a list row held by someone else would be skipped and look unable to serve.
  */
-async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[]): Promise<void> {
+async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[]): Promise<string[]> {
   const locked: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
       WHERE c.status = 'ACTIVE' AND c.id <> ?
@@ -464,7 +481,7 @@ async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[
       FOR UPDATE SKIP LOCKED`,
     [campaignId, listIds],
   );
-  if (locked.length === 0) return;
+  if (locked.length === 0) return [];
   const finished: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
       WHERE c.id IN (?)
@@ -472,7 +489,7 @@ async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[
                          WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})`,
     [locked.map((row) => row.id)],
   );
-  if (finished.length === 0) return;
+  if (finished.length === 0) return [];
   const ids = finished.map((row) => String(row.id));
   await tx.query(
     `UPDATE campaigns SET status = 'FINISHED', finish_reason = 'LIST_EXHAUSTED', finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
@@ -480,4 +497,5 @@ async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[
     [ids],
   );
   for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, FinishReason.LIST_EXHAUSTED));
+  return ids;
 }

@@ -4,6 +4,8 @@ import { FinishReason } from '../campaigns/campaign.entity.js';
 import { CampaignService } from '../campaigns/campaign.service.js';
 import { CouponListStatus } from '../lists/coupon-list.entity.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 
 export const EXPIRY_QUEUE = 'list-expiry';
 export const EXPIRY_SWEEP_QUEUE = 'list-expiry-sweep';
@@ -104,6 +106,13 @@ export class ListExpiryService {
       const finished = await this.app.get(CampaignService).finishCampaignsThatCannotServe(tx, [listId], FinishReason.LIST_EXPIRED);
       const totalCodes = Number(row.total_codes);
       const assignedCodes = Number(row.assigned_codes);
+      await writeWebhookMessages(tx, [
+        {
+          event: WebhookEvent.LIST_EXPIRED,
+          at: row.expires_at,
+          data: { listId: String(row.id), listName: row.name, expiresAt: row.expires_at, totalCodes, assignedCodes, availableCodes: Math.max(0, totalCodes - assignedCodes) },
+        },
+      ]);
       tx.publish(
         new CouponListStockChanged({
           id: String(row.id),

@@ -9,7 +9,7 @@ export class CouponUsageExportResolver {
   @Authorized(...Allow.READ_ALL)
   @Mutation(() => CouponUsageExport, {
     description:
-      'Starts a CSV export of the list\'s assignments (external_id,user_id,coupon_code,assigned_at), oldest first. ' +
+      'Starts a CSV export of the list\'s assignments (external_id,user_id,coupon_code,assigned_at,redeemed_at,order_id), oldest first. ' +
       'Poll couponUsageExport until COMPLETED, then fetch downloadUrl.',
   })
   exportCouponUsage(

@@ -9,6 +9,8 @@ import type { Tx } from '../../infra/db/transaction.js';
 import { connectionOptions } from '../../infra/db/data-source.js';
 import { ApiKeyRole } from '../auth/api-key-role.js';
 import { ApiKeyService } from '../auth/api-key.service.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import type { Caller } from '../auth/caller.js';
 import { CouponUsageExport, ExportStatus } from './coupon-usage-export.entity.js';
 import { DownloadLinks } from './download-links.js';
@@ -222,13 +224,20 @@ export class CouponUsageExportService {
       connection.end();
       connection = null;
       const { bytes } = await writer.commit();
-      const completed = await this.app.dataSource.query(
-        `UPDATE coupon_usage_exports
-         SET status = 'COMPLETED', row_count = ?, file_key = ?, file_bytes = ?, snapshot_at = ?, failure_reason = NULL,
-             completed_at = UTC_TIMESTAMP(3), file_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? HOUR
-         WHERE id = ? AND status = 'PROCESSING'`,
-        [csv.rows, fileKey, bytes, `${snapshotAt}`, this.app.config.EXPORT_RETENTION_HOURS, exportId],
-      );
+      const completed = await this.app.transaction(async (tx) => {
+        const result = await tx.query(
+          `UPDATE coupon_usage_exports
+           SET status = 'COMPLETED', row_count = ?, file_key = ?, file_bytes = ?, snapshot_at = ?, failure_reason = NULL,
+               completed_at = UTC_TIMESTAMP(3), file_expires_at = UTC_TIMESTAMP(3) + INTERVAL ? HOUR
+           WHERE id = ? AND status = 'PROCESSING'`,
+          [csv.rows, fileKey, bytes, `${snapshotAt}`, this.app.config.EXPORT_RETENTION_HOURS, exportId],
+        );
+        // In the same transaction: the message exists exactly when the export is COMPLETED.
+        if (result.affectedRows === 1) {
+          await writeWebhookMessages(tx, [{ event: WebhookEvent.EXPORT_COMPLETED, data: { exportId: String(row.id), listId: String(row.listId), rowCount: csv.rows } }]);
+        }
+        return result;
+      });
       if (completed.affectedRows === 0) {
         await this.storage.remove(fileKey);
         return;
@@ -297,8 +306,11 @@ export class CouponUsageExportService {
       values.push(row.campaignId);
     }
     return {
-      sql: `SELECT external_id, user_id, code, assigned_at FROM coupon_assignments FORCE INDEX (idx_coupon_assignments_list)
-            WHERE ${conditions.join(' AND ')} ORDER BY assigned_at, id`,
+      // The live redemption of each assignment, by KEY (assignment_id, live): one index lookup per row.
+      sql: `SELECT a.external_id, a.user_id, a.code, a.assigned_at, r.redeemed_at, r.order_id
+              FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_list)
+              LEFT JOIN coupon_redemptions r ON r.assignment_id = a.id AND r.live = 1
+            WHERE ${conditions.map((condition) => `a.${condition}`).join(' AND ')} ORDER BY a.assigned_at, a.id`,
       values,
     };
   }

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
  * spreadsheet would run such a cell as a formula (OWASP's advice on CSV injection; see
  * docs/exports-and-history.md).
  */
-export const USAGE_CSV_HEADER = 'external_id,user_id,coupon_code,assigned_at';
+export const USAGE_CSV_HEADER = 'external_id,user_id,coupon_code,assigned_at,redeemed_at,order_id';
 
 const NEEDS_QUOTES = /[",\r\n]|^[ \t]|[ \t]$/;
 const QUOTE = /"/g;
@@ -33,11 +33,14 @@ export function isoFromDatetimeText(text: string): string {
   return text.length === 23 ? `${text.slice(0, 10)}T${text.slice(11)}Z` : new Date(`${text.replace(' ', 'T')}Z`).toISOString();
 }
 
-/** A row as read from the database: external_id, user_id, code, assigned_at (DATETIME(3) text). */
-export type UsageRow = [string | null, string, string, string];
+/**
+ * A row as read from the database: external_id, user_id, code, assigned_at (DATETIME(3) text),
+ * and the live redemption's redeemed_at (DATETIME(3) text) and order_id, null when not redeemed.
+ */
+export type UsageRow = [string | null, string, string, string, string | null, string | null];
 
 const CHUNK_BYTES = 256 * 1024;
-/** Room always left for one more row: three 191/64-character fields, each up to 4 bytes a character and doubled by quoting. */
+/** Room always left for one more row: four 191/64-character fields, each up to 4 bytes a character and doubled by quoting. */
 const MAX_ROW_BYTES = 8 * 1024;
 
 /**
@@ -58,7 +61,12 @@ export class UsageCsvWriter extends Writable {
 
   override _write(row: UsageRow, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     // One short-lived string per row, encoded straight into the buffer.
-    this.length += this.buffer.write(`${csvField(row[0])},${csvField(row[1])},${csvField(row[2])},${isoFromDatetimeText(row[3])}\r\n`, this.length, 'utf8');
+    const redeemedAt = row[4] === null ? '' : isoFromDatetimeText(row[4]);
+    this.length += this.buffer.write(
+      `${csvField(row[0])},${csvField(row[1])},${csvField(row[2])},${isoFromDatetimeText(row[3])},${redeemedAt},${csvField(row[5])}\r\n`,
+      this.length,
+      'utf8',
+    );
     this.rows++;
     if (this.length > CHUNK_BYTES - MAX_ROW_BYTES) this.flush(callback);
     else callback();

@@ -5,12 +5,15 @@ export enum CouponAssignmentEventKind {
   REUSED = 'REUSED',
   DELIVERY = 'DELIVERY',
   EXPIRES = 'EXPIRES',
+  REDEEMED = 'REDEEMED',
+  REDEMPTION_UNDONE = 'REDEMPTION_UNDONE',
 }
 registerEnumType(CouponAssignmentEventKind, {
   name: 'CouponAssignmentEventKind',
   description:
     'ASSIGNED: the code was handed to the user. REUSED: the claim window handed it back again. ' +
-    'DELIVERY: one attempt to send it by SMS or push. EXPIRES: the list\'s expiry (may lie in the future).',
+    'DELIVERY: one attempt to send it by SMS or push. EXPIRES: the list\'s expiry (may lie in the future). ' +
+    'REDEEMED: it was redeemed (orderId set when given). REDEMPTION_UNDONE: that redemption was undone (a cancelled order).',
 });
 
 /** One entry of an assignment's history. */
@@ -36,4 +39,10 @@ export class CouponAssignmentEvent {
 
   @Field(() => String, { nullable: true, description: 'DELIVERY: why the attempt failed.' })
   error!: string | null;
+
+  @Field(() => String, { nullable: true, description: 'REDEEMED, REDEMPTION_UNDONE: the order given with the redemption.' })
+  orderId?: string | null;
+
+  @Field(() => String, { nullable: true, description: 'REDEEMED, REDEMPTION_UNDONE: the redemption\'s id.' })
+  redemptionId?: string | null;
 }

@@ -7,7 +7,7 @@ const MAX_PAGE_SIZE = 500;
 /** Ids per lookup of reuses and delivery attempts. */
 const LOOKUP_CHUNK = 1000;
 const ER_NO_SUCH_TABLE = 1146;
-const KIND_ORDER: Record<CouponAssignmentEventKind, number> = { ASSIGNED: 0, REUSED: 1, DELIVERY: 2, EXPIRES: 3 };
+const KIND_ORDER: Record<CouponAssignmentEventKind, number> = { ASSIGNED: 0, REUSED: 1, DELIVERY: 2, REDEEMED: 3, REDEMPTION_UNDONE: 4, EXPIRES: 5 };
 
 /** What an assignment's history is built from. */
 export type AssignmentKey = Pick<CouponAssignment, 'id' | 'assignedAt' | 'expiresAt'>;
@@ -25,7 +25,18 @@ interface AssignmentRow {
 }
 
 function event(kind: CouponAssignmentEventKind, at: Date, delivery?: Partial<CouponAssignmentEvent>): CouponAssignmentEvent {
-  return Object.assign(new CouponAssignmentEvent(), { kind, at, channel: null, attempt: null, outcome: null, httpStatus: null, error: null, ...delivery });
+  return Object.assign(new CouponAssignmentEvent(), {
+    kind,
+    at,
+    channel: null,
+    attempt: null,
+    outcome: null,
+    httpStatus: null,
+    error: null,
+    orderId: null,
+    redemptionId: null,
+    ...delivery,
+  });
 }
 
 /**
@@ -94,7 +105,7 @@ export class CouponHistoryService {
     const ids = [...new Set(assignments.map((assignment) => assignment.id))];
     const byId = new Map<string, CouponAssignmentEvent[]>(ids.map((id) => [id, []]));
     // The two lookups go out together (two pool connections): one round trip of latency, not two.
-    const [reuses, attempts] = await Promise.all([
+    const [reuses, attempts, redemptions] = await Promise.all([
       this.rowsByAssignment<{ assignment_id: string; reused_at: Date }>(
         ids,
         'SELECT assignment_id, reused_at FROM assignment_reuses WHERE assignment_id IN (?) ORDER BY reused_at, id',
@@ -111,7 +122,17 @@ export class CouponHistoryService {
         ids,
         'SELECT assignment_id, channel, attempt, outcome, http_status, error, at FROM delivery_attempts WHERE assignment_id IN (?) ORDER BY at, id',
       ),
+      this.rowsByAssignment<{ assignment_id: string; id: string; order_id: string | null; redeemed_at: Date; undone_at: Date | null }>(
+        ids,
+        'SELECT assignment_id, id, order_id, redeemed_at, undone_at FROM coupon_redemptions WHERE assignment_id IN (?) ORDER BY id',
+      ),
     ]);
+    for (const row of redemptions) {
+      const entries = byId.get(row.assignment_id);
+      const details = { orderId: row.order_id, redemptionId: String(row.id) };
+      entries?.push(event(CouponAssignmentEventKind.REDEEMED, row.redeemed_at, details));
+      if (row.undone_at) entries?.push(event(CouponAssignmentEventKind.REDEMPTION_UNDONE, row.undone_at, details));
+    }
     for (const row of reuses) byId.get(row.assignment_id)?.push(event(CouponAssignmentEventKind.REUSED, row.reused_at));
     for (const row of attempts) {
       byId.get(row.assignment_id)?.push(
@@ -134,7 +155,7 @@ export class CouponHistoryService {
 
   /**
    * Rows of a table written by another module (claims: assignment_reuses, delivery:
-   * delivery_attempts). A deployment without that module has no table, hence no entries.
+   * delivery_attempts, redemptions: coupon_redemptions). A deployment without that module has no table, hence no entries.
    */
   private async rowsByAssignment<T>(ids: string[], sql: string): Promise<T[]> {
     const rows: T[] = [];

@@ -76,6 +76,10 @@ export class CouponList {
   @Column({ name: 'expires_at', type: 'datetime', precision: 3, nullable: true })
   expiresAt!: Date | null;
 
+  @Field(() => Int, { description: 'Codes of this list redeemed and not undone, exact (kept by redeemCoupon and undoRedemption).' })
+  @Column({ name: 'redeemed_codes', type: 'int', default: 0 })
+  redeemedCodes!: number;
+
   @Column({ name: 'claim_cursor', type: 'bigint', unsigned: true, default: 0 })
   claimCursor!: string;
 

@@ -7,6 +7,8 @@ import { codeProblem } from '../codes/code-rules.js';
 import { CouponList, CouponListKind, CouponListPage, CouponListStatus, couponListStatus } from './coupon-list.entity.js';
 import { CouponListEdited, CouponListStockChanged, type CouponListSnapshot } from './coupon-list.events.js';
 import type { CreateCouponListInput, UpdateCouponListInput } from './coupon-list.inputs.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages, type WebhookMessage } from '../webhooks/webhook-outbox.js';
 
 const MAX_PAGE_SIZE = 500;
 
@@ -21,6 +23,14 @@ export function snapshotOf(list: CouponList): CouponListSnapshot {
     expiresAt: list.expiresAt,
     status: couponListStatus(list),
   };
+}
+
+/** coupon_list.exhausted / coupon_list.replenished when an edit (a FIXED list's limit) emptied or refilled the list. */
+function stockTransitionMessages(before: CouponListSnapshot, after: CouponListSnapshot): WebhookMessage[] {
+  const data = { listId: after.id, listName: after.name, totalCodes: after.totalCodes, assignedCodes: after.assignedCodes, availableCodes: after.availableCodes };
+  if (before.availableCodes > 0 && after.availableCodes === 0) return [{ event: WebhookEvent.LIST_EXHAUSTED, data }];
+  if (before.availableCodes === 0 && after.availableCodes > 0) return [{ event: WebhookEvent.LIST_REPLENISHED, data }];
+  return [];
 }
 
 function encodeCursor(id: string): string {
@@ -39,6 +49,15 @@ function validFixedCode(field: string, value: string): string {
   const problem = codeProblem(code);
   if (problem) throw new BadUserInputError(field, `the code ${problem}`);
   return code;
+}
+
+/**
+ * Inside the caller's transaction: moves the list's exact redeemed count by `delta` (redemptions
+ * and their undoing), in the same transaction as the redemption row, so it never drifts.
+ * updated_at is kept: a redemption is not an edit of the list.
+ */
+export async function addRedeemedCodes(tx: Tx, listId: string, delta: number): Promise<void> {
+  await tx.query('UPDATE coupon_lists SET redeemed_codes = redeemed_codes + ?, updated_at = updated_at WHERE id = ?', [delta, listId]);
 }
 
 /** Coupon lists: creation, edits and reads. Stock figures are changed by claims and uploads. */
@@ -74,6 +93,7 @@ export class CouponListService {
     list.warningLimit = input.warningLimit == null ? null : requireNonNegativeInt('input.warningLimit', input.warningLimit);
     list.expiresAt = input.expiresAt == null ? null : requireDate('input.expiresAt', input.expiresAt);
     list.assignedCodes = 0;
+    list.redeemedCodes = 0;
     list.claimCursor = '0';
     list.visibleSeq = '0';
     if (input.kind === CouponListKind.FIXED) {
@@ -145,6 +165,7 @@ export class CouponListService {
 
       const saved = await tx.manager.getRepository(CouponList).save(list);
       const after = snapshotOf(saved);
+      await writeWebhookMessages(tx, stockTransitionMessages(before, after));
       tx.publish(new CouponListEdited(after, changed, previous, false));
       if (after.totalCodes !== before.totalCodes || after.status !== before.status || changed.includes('expiresAt')) {
         tx.publish(new CouponListStockChanged(after));

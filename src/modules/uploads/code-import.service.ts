@@ -2,6 +2,9 @@ import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
 import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
+import { uploadCompletedMessages } from './upload-webhooks.js';
 import { CouponListService, snapshotOf } from '../lists/coupon-list.service.js';
 import { CodeUpload, MAX_LINE_ERRORS, UploadMode, UploadStatus, isFinished, viewOf, type UploadLineError } from './code-upload.entity.js';
 import { CodeWriter } from './code-writer.js';
@@ -95,12 +98,19 @@ export class CodeImportService {
 
   /** Marks an unfinished upload FAILED (its leftovers are then removed by settle). */
   async fail(uploadId: string, reason: string): Promise<boolean> {
-    const result = await this.app.dataSource.query(
-      `UPDATE code_uploads SET status = 'FAILED', failure_reason = ?, completed_at = NOW(3)
-        WHERE id = ? AND status IN ('QUEUED', 'PROCESSING')`,
-      [reason, uploadId],
-    );
-    const failed = result.affectedRows === 1;
+    const failed = await this.app.transaction(async (tx) => {
+      const result = await tx.query(
+        `UPDATE code_uploads SET status = 'FAILED', failure_reason = ?, completed_at = NOW(3)
+          WHERE id = ? AND status IN ('QUEUED', 'PROCESSING')`,
+        [reason, uploadId],
+      );
+      if (result.affectedRows !== 1) return false;
+      const [row]: Array<{ list_id: string; file_name: string }> = await tx.query('SELECT list_id, file_name FROM code_uploads WHERE id = ?', [uploadId]);
+      await writeWebhookMessages(tx, [
+        { event: WebhookEvent.CODE_UPLOAD_FAILED, data: { uploadId, listId: String(row.list_id), fileName: row.file_name, failureReason: reason } },
+      ]);
+      return true;
+    });
     if (failed) {
       const upload = await this.find(uploadId);
       if (upload) this.publishProgress(upload);
@@ -365,7 +375,9 @@ export class CodeImportService {
         [added, duplicates, cleanupFrom, cleanupTo, leftovers ? 0 : 1, upload.id],
       );
       if (completed.affectedRows !== 1) throw new WriteConflictError(`upload ${upload.id} changed state while completing`);
-      tx.publish(new CouponListStockChanged(snapshotOf(await lists.lockById(tx, upload.listId))));
+      const after = snapshotOf(await lists.lockById(tx, upload.listId));
+      await writeWebhookMessages(tx, uploadCompletedMessages(upload, list.totalCodes - list.assignedCodes, after, added, duplicates));
+      tx.publish(new CouponListStockChanged(after));
     }, {
       // total_codes moved by the count of this upload: after a lost COMMIT, never run again if it is in.
       committed: async () => {

@@ -1,0 +1,113 @@
+import { startLatencyGateway, type LatencyGateway } from '../lib/latency-gateway.js';
+import { benchPool, claimBody, httpLoad, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
+import { benchGraphQL, dropBenchDatabase, report, startBenchServer, startBenchWorker } from '../lib/server.js';
+
+const CONNECTIONS = 64;
+const SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 10);
+/** Messages pushed through one endpoint for the delivery rate. */
+const MESSAGES = Number(process.env.BENCH_WEBHOOK_MESSAGES ?? 30_000);
+const RECEIVER_LATENCY_MS = 20;
+const RATE_GOAL_PER_S = 2000;
+const CLAIMS_KEEP_GOAL = 0.9;
+/** Job workers below interactive requests on the shared host, as in the delivery benchmark (BENCH_WEBHOOK_WORKER_NICE=0: same priority). */
+const WORKER_NICE = Number(process.env.BENCH_WEBHOOK_WORKER_NICE ?? 10);
+/** The bench's receiver runs on this machine: private targets must be allowed in production mode. */
+const ENV = { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+const figures = (result: LoadResult) => ({ per_s: Math.round(result.rate), p50_ms: result.p50, p99_ms: result.p99, errors: result.errors });
+
+async function waitForReceiver(receiver: LatencyGateway, count: number, timeoutMs: number): Promise<{ seconds: number; requests: number; distinct: number; malformed: number }> {
+  const started = performance.now();
+  for (;;) {
+    const stats = await receiver.stats();
+    const seconds = (performance.now() - started) / 1000;
+    if (stats.distinctKeys >= count || seconds * 1000 > timeoutMs) return { seconds, requests: stats.requests, distinct: stats.distinctKeys, malformed: stats.malformed };
+    await sleep(100);
+  }
+}
+
+/**
+ * Webhooks under load, API and job workers in two processes as a deployment runs them:
+ * 1. claimCoupon at 64 connections without an endpoint, with a `coupon.assigned` endpoint
+ *    (a receiver answering in 20 ms), and without again: claims must keep ≥ 90 %;
+ * 2. MESSAGES messages through one endpoint answering in 20 ms: ≥ 2,000 per second, every one
+ *    delivered, signed (the receiver verifies each with the standardwebhooks library).
+ */
+export const scenario = {
+  name: 'webhooks',
+  async run(): Promise<{ passed: boolean; lines: string[] }> {
+    const server = await startBenchServer({ env: { ...ENV, ROLE: 'api' } });
+    const pool = benchPool(server.databaseUrl);
+    const receivers: LatencyGateway[] = [];
+    const lines: string[] = [];
+    let worker: Awaited<ReturnType<typeof startBenchWorker>> | null = null;
+    try {
+      worker = await startBenchWorker(server, ENV, WORKER_NICE);
+      const gql = (query: string, variables: Record<string, unknown> = {}) => benchGraphQL(server.url, query, variables);
+      const key = (await gql('mutation { createApiKey(name: "widget", role: CLIENT) { secret } }')).createApiKey.secret as string;
+      const createEndpoint = async (events: string[]) => {
+        // The secret exists only once the endpoint does: the receiver is started with it, then the endpoint pointed at it.
+        const created = (await gql('mutation($input: WebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }', {
+          input: { url: 'http://127.0.0.1:9/parked', events, description: 'bench' },
+        })).createWebhookEndpoint;
+        const receiver = await startLatencyGateway(RECEIVER_LATENCY_MS, 'WEBHOOK', created.secret);
+        receivers.push(receiver);
+        await gql('mutation($id: ID!, $url: String!) { updateWebhookEndpoint(id: $id, input: { url: $url }) { id } }', {
+          id: created.endpoint.id,
+          url: receiver.url.replace('/send', '/hooks'),
+        });
+        return { id: created.endpoint.id as string, receiver };
+      };
+
+      // 1. Claims without, with, and again without an endpoint for coupon.assigned.
+      const listId = await seedUniqueList(pool, 'bench webhooks', 2_000_000);
+      const campaignId = await seedCampaign(pool, 'bench webhooks', [listId]);
+      await settleDatabase(pool);
+      await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: 3, body: claimBody(campaignId, 'warm') });
+      const without = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'without') });
+      lines.push(report('claims, no endpoint', figures(without)));
+      const assigned = await createEndpoint(['COUPON_ASSIGNED']);
+      const withHook = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'with') });
+      lines.push(report('claims, coupon.assigned endpoint (20 ms)', figures(withHook)));
+      const drained = await waitForReceiver(assigned.receiver, withHook.ok, 120_000);
+      lines.push(report('their messages delivered', { expected_at_least: withHook.ok, distinct: drained.distinct, requests: drained.requests, malformed: drained.malformed, drain_s: drained.seconds }));
+      await gql('mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: assigned.id });
+      const again = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'again') });
+      lines.push(report('claims, no endpoint again', figures(again)));
+      const keep = withHook.rate / ((without.rate + again.rate) / 2);
+
+      // 2. The delivery rate: MESSAGES messages committed at once, sent to one endpoint.
+      const rated = await createEndpoint(['LIST_LOW_STOCK']);
+      await settleDatabase(pool);
+      await pool.query(
+        `INSERT INTO webhook_messages (message_id, event_type, payload, occurred_at)
+         SELECT UUID(), 'LIST_LOW_STOCK', JSON_OBJECT('listId', '1', 'listName', 'bench', 'availableCodes', seq, 'warningLimit', 100), UTC_TIMESTAMP(3)
+           FROM seq_1_to_${MESSAGES}`,
+      );
+      // Written behind the service's back (no wake-up): the sweep finds them, as it finds rows whose job was lost.
+      const delivery = await waitForReceiver(rated.receiver, MESSAGES, 300_000);
+      const rate = delivery.distinct / delivery.seconds;
+      lines.push(report(`${MESSAGES} messages to one endpoint`, { per_s: Math.round(rate), seconds: delivery.seconds, distinct: delivery.distinct, requests: delivery.requests, malformed: delivery.malformed }));
+      const [[state]] = await pool.query<any[]>(`SELECT SUM(status = 'DELIVERED') AS delivered, SUM(status <> 'DELIVERED') AS other FROM webhook_deliveries WHERE endpoint_id = ?`, [rated.id]);
+
+      const goals = {
+        'claims_with_webhooks>=0.9': keep >= CLAIMS_KEEP_GOAL,
+        [`delivery>=${RATE_GOAL_PER_S}/s`]: rate >= RATE_GOAL_PER_S,
+        all_delivered_once_signed: delivery.distinct === MESSAGES && delivery.malformed === 0 && drained.malformed === 0 && drained.distinct >= withHook.ok,
+        recorded: Number(state.delivered) === MESSAGES,
+        zero_claim_errors: [without, withHook, again].every((r) => r.errors === 0),
+      };
+      lines.push(report('ratios', { claims_with_vs_without: keep }));
+      lines.push(report('goals', goals));
+      return { passed: Object.values(goals).every(Boolean), lines };
+    } finally {
+      await pool.end();
+      await worker?.stop();
+      await server.stop();
+      for (const receiver of receivers) await receiver.stop();
+      await dropBenchDatabase(server.databaseUrl);
+    }
+  },
+};

@@ -1,0 +1,38 @@
+import type { FinishReason } from '../campaigns/campaign.entity.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
+import type { WebhookMessage } from '../webhooks/webhook-outbox.js';
+import type { NewAssignment } from './claim.events.js';
+
+/** The webhook messages of one committed claim batch: new assignments, lists it exhausted, campaigns it finished. */
+export function claimBatchWebhookMessages(
+  assignments: NewAssignment[],
+  exhausted: Array<{ id: string; name: string; totalCodes: number; assignedCodes: number }>,
+  finished: Array<{ id: string; reason: FinishReason }>,
+  at: Date,
+): WebhookMessage[] {
+  return [
+    ...assignments.map((assignment) => ({
+      event: WebhookEvent.COUPON_ASSIGNED,
+      at,
+      data: {
+        assignmentId: assignment.id,
+        code: assignment.code,
+        listId: assignment.listId,
+        campaignId: assignment.campaignId,
+        userId: assignment.userId,
+        externalId: assignment.externalId,
+        assignedAt: assignment.assignedAt,
+      },
+    })),
+    ...exhausted.map((list) => ({
+      event: WebhookEvent.LIST_EXHAUSTED,
+      at,
+      data: { listId: list.id, listName: list.name, totalCodes: list.totalCodes, assignedCodes: list.assignedCodes, availableCodes: 0 },
+    })),
+    ...finished.map((campaign) => ({
+      event: WebhookEvent.CAMPAIGN_FINISHED,
+      at,
+      data: { campaignId: campaign.id, finishReason: campaign.reason, finishedAt: at },
+    })),
+  ];
+}

@@ -1,0 +1,269 @@
+import { Webhook } from 'standardwebhooks';
+import type { DataSource } from 'typeorm';
+import type { AppContext } from '../../app-context.js';
+import type { AppConfig } from '../../config/config.js';
+import type { Logger } from '../../infra/logging/logger.js';
+import type { QueueRegistry } from '../../infra/queue/queue-registry.js';
+import { privateUrlsAllowed } from './webhook-endpoint.service.js';
+import { WEBHOOK_TYPE, type WebhookEvent } from './webhook-event.js';
+import { WebhookHttpClient } from './webhook-http-client.js';
+import { alertMailJobOptions, WEBHOOK_ALERT_MAIL_QUEUE, type AlertMailJobData } from './webhook-jobs.js';
+
+interface EndpointRow {
+  id: string;
+  url: string;
+  secret: string;
+  enabled: number;
+  alert_emails: unknown;
+  failing_since: Date | null;
+}
+
+interface DueRow {
+  id: string;
+  endpoint_id: string;
+  message_row_id: string;
+  attempts: number;
+  created_at: Date;
+  message_id: string;
+  event_type: WebhookEvent;
+  payload: unknown;
+  occurred_at: Date;
+}
+
+interface AttemptResult {
+  row: DueRow;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  at: Date;
+}
+
+const ERROR_CHARS = 500;
+/** Concurrent send loops per endpoint job. */
+const LANES = 2;
+
+/** The webhook-id of a stored message: the same on every attempt and every redelivery. */
+export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
+
+/** The JSON body of a stored message: byte for byte the same on every attempt. */
+export function webhookBody(row: { event_type: WebhookEvent; payload: unknown; occurred_at: Date }): string {
+  const data = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
+  return JSON.stringify({ type: WEBHOOK_TYPE[row.event_type], timestamp: row.occurred_at.toISOString(), data });
+}
+
+/**
+ * Sends one endpoint's due deliveries: up to WEBHOOK_ENDPOINT_CONCURRENCY at once, each
+ * signed by the standardwebhooks library with the endpoint's current secret, every attempt
+ * recorded. A job runs per endpoint, so a slow or dead endpoint holds only its own job.
+ *
+ * Taking deliveries is a lease: their next_attempt_at moves past the attempt's timeout in the
+ * same short transaction that picks them (SKIP LOCKED), so another worker never sends them at
+ * the same time, and a worker killed mid-send leaves them due again when the lease ends.
+ */
+export class WebhookSender {
+  private readonly dataSource: DataSource;
+  private readonly config: AppConfig;
+  private readonly logger: Logger;
+  private readonly queues: QueueRegistry;
+  private readonly client: WebhookHttpClient;
+  private readonly signers = new Map<string, Webhook>();
+  private closing = false;
+
+  constructor(private readonly app: AppContext) {
+    this.dataSource = app.dataSource;
+    this.config = app.config;
+    this.logger = app.logger;
+    this.queues = app.queues;
+    this.client = new WebhookHttpClient(app.config.WEBHOOK_ENDPOINT_CONCURRENCY, privateUrlsAllowed(app.config));
+  }
+
+  close(): void {
+    this.closing = true;
+    this.client.close();
+  }
+
+  /** Delay before attempt `attempt + 1` after `attempt` failed ones, or null when retries are used up. */
+  retryDelayMs(attempt: number): number | null {
+    const schedule = this.config.WEBHOOK_RETRY_SCHEDULE_SECONDS;
+    if (attempt > schedule.length) return null;
+    // ±10 % jitter spreads retries of many messages that failed together.
+    return Math.round(schedule[attempt - 1] * 1000 * (0.9 + Math.random() * 0.2));
+  }
+
+  /**
+   * The job of one endpoint: sends until nothing of it is due. Two lanes take turns, so one
+   * lane's database work (lease, record) overlaps the other's requests; together they keep at
+   * most WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. Returns how many attempts were made.
+   */
+  async sendDue(endpointId: string): Promise<number> {
+    const perLane = Math.max(1, Math.ceil(this.config.WEBHOOK_ENDPOINT_CONCURRENCY / LANES));
+    const lanes = await Promise.all(Array.from({ length: LANES }, () => this.lane(endpointId, perLane)));
+    return lanes.reduce((sum, attempts) => sum + attempts, 0);
+  }
+
+  private async lane(endpointId: string, batch: number): Promise<number> {
+    let attempts = 0;
+    while (!this.closing) {
+      const [endpoint]: EndpointRow[] = await this.dataSource.query(
+        'SELECT id, url, secret, enabled, alert_emails, failing_since FROM webhook_endpoints WHERE id = ?',
+        [endpointId],
+      );
+      if (!endpoint || Number(endpoint.enabled) !== 1) return attempts;
+      const due = await this.lease(endpointId, batch);
+      if (due.length === 0) return attempts;
+      const results = await Promise.all(due.map((row) => this.attempt(endpoint, row)));
+      attempts += results.length;
+      await this.record(endpoint, results);
+    }
+    return attempts;
+  }
+
+  private async lease(endpointId: string, batch: number): Promise<DueRow[]> {
+    const leaseSeconds = Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5;
+    const ids = await this.app.transaction(
+      async (tx) => {
+        const rows: Array<{ id: string }> = await tx.query(
+          `SELECT id FROM webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due)
+            WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
+            ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+          [endpointId, batch],
+        );
+        if (rows.length === 0) return [];
+        const ids = rows.map((row) => row.id);
+        await tx.query('UPDATE webhook_deliveries SET next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id IN (?)', [leaseSeconds, ids]);
+        return ids;
+      },
+      { isolation: 'READ COMMITTED' },
+    );
+    if (ids.length === 0) return [];
+    return this.dataSource.query(
+      `SELECT d.id, d.endpoint_id, d.message_row_id, d.attempts, d.created_at, m.message_id, m.event_type, m.payload, m.occurred_at
+         FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_row_id
+        WHERE d.id IN (?) ORDER BY m.id`,
+      [ids],
+    );
+  }
+
+  private signer(secret: string): Webhook {
+    let signer = this.signers.get(secret);
+    if (!signer) {
+      if (this.signers.size > 1000) this.signers.clear();
+      signer = new Webhook(secret);
+      this.signers.set(secret, signer);
+    }
+    return signer;
+  }
+
+  /** One signed POST; never throws. */
+  private async attempt(endpoint: EndpointRow, row: DueRow): Promise<AttemptResult> {
+    const id = webhookId(row.message_id);
+    const body = webhookBody(row);
+    const at = new Date();
+    const started = performance.now();
+    const result = { row, attempt: Number(row.attempts) + 1, at };
+    try {
+      const headers = {
+        'webhook-id': id,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': this.signer(endpoint.secret).sign(id, at, body),
+      };
+      const response = await this.client.post(new URL(endpoint.url), headers, body, this.config.WEBHOOK_TIMEOUT_MS);
+      const durationMs = Math.round(performance.now() - started);
+      if (response.status >= 200 && response.status < 300) return { ...result, statusCode: response.status, error: null, durationMs };
+      const excerpt = response.excerpt.trim().slice(0, 200);
+      return { ...result, statusCode: response.status, error: `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`, durationMs };
+    } catch (error) {
+      const { code, message } = error as { code?: string; message?: string };
+      const text = code && message && !message.includes(code) ? `${code}: ${message}` : (message ?? code ?? String(error));
+      return { ...result, statusCode: null, error: text.slice(0, ERROR_CHARS), durationMs: Math.round(performance.now() - started) };
+    }
+  }
+
+  /** Records a round of attempts: one insert of attempts, one upsert of deliveries, the endpoint's health. */
+  private async record(endpoint: EndpointRow, results: AttemptResult[]): Promise<void> {
+    const now = new Date();
+    await this.app.transaction(async (tx) => {
+      await tx.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
+        results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
+      ]);
+      const rows = results.map((r) => {
+        const delivered = r.error === null;
+        const delay = delivered ? null : this.retryDelayMs(r.attempt);
+        const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
+        const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
+        return [
+          r.row.id,
+          r.row.endpoint_id,
+          r.row.message_row_id,
+          r.row.created_at,
+          status,
+          r.attempt,
+          r.statusCode,
+          error,
+          delay === null ? null : new Date(now.getTime() + delay),
+          delivered ? now : null,
+        ];
+      });
+      // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
+      await tx.query(
+        `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
+         VALUES ? ON DUPLICATE KEY UPDATE
+           attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
+           last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
+           last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
+           next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
+           delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
+           status = IF(status = 'PENDING', VALUES(status), status)`,
+        [rows],
+      );
+    });
+    await this.updateHealth(endpoint, results.some((r) => r.error === null), results.find((r) => r.error !== null)?.error ?? null);
+  }
+
+  /**
+   * An answer clears the endpoint's failure clock; a round with no answer starts it. Once it has
+   * run for WEBHOOK_DISABLE_AFTER_SECONDS the endpoint is disabled (one conditional update
+   * decides, whichever worker sees it) and its owners are e-mailed.
+   */
+  private async updateHealth(endpoint: EndpointRow, anyDelivered: boolean, lastError: string | null): Promise<void> {
+    if (anyDelivered) {
+      if (endpoint.failing_since) await this.dataSource.query('UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ? AND failing_since IS NOT NULL', [endpoint.id]);
+      return;
+    }
+    if (!endpoint.failing_since) {
+      await this.dataSource.query('UPDATE webhook_endpoints SET failing_since = UTC_TIMESTAMP(3) WHERE id = ? AND failing_since IS NULL', [endpoint.id]);
+      return;
+    }
+    const grace = this.config.WEBHOOK_DISABLE_AFTER_SECONDS;
+    const span = grace >= 3600 ? `${Math.round((grace / 3600) * 10) / 10} h` : `${grace} s`;
+    const reason = `every attempt failed since ${endpoint.failing_since.toISOString()} (over ${span}); last error: ${lastError ?? 'unknown'}`.slice(0, 1000);
+    const result = await this.dataSource.query(
+      `UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?
+        WHERE id = ? AND enabled = 1 AND failing_since IS NOT NULL AND failing_since <= UTC_TIMESTAMP(3) - INTERVAL ? SECOND`,
+      [reason, endpoint.id, this.config.WEBHOOK_DISABLE_AFTER_SECONDS],
+    );
+    if (Number(result.affectedRows) !== 1) return;
+    this.logger.warn({ endpointId: endpoint.id, url: endpoint.url, reason }, 'webhook endpoint disabled');
+    const recipients = parseList(endpoint.alert_emails);
+    if (recipients.length === 0) return;
+    if (!this.config.SMTP_URL) {
+      this.logger.warn({ endpointId: endpoint.id }, 'SMTP_URL is not set: the disabled webhook endpoint is not e-mailed');
+      return;
+    }
+    const disabledAt = new Date();
+    await this.queues.queue(WEBHOOK_ALERT_MAIL_QUEUE).addBulk(
+      recipients.map((to) => ({
+        name: 'mail',
+        data: { endpointId: String(endpoint.id), to, url: endpoint.url, reason } satisfies AlertMailJobData,
+        opts: alertMailJobOptions(String(endpoint.id), disabledAt, to),
+      })),
+    );
+  }
+}
+
+function parseList(value: unknown): string[] {
+  const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+  return Array.isArray(parsed) ? parsed.map(String) : [];
+}
+

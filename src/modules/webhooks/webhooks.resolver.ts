@@ -1,0 +1,83 @@
+import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLContext } from '../../infra/graphql/context.js';
+import { Allow } from '../auth/api-key-role.js';
+import { BatchLoader, requestLoader } from '../../common/request-loader.js';
+import { WebhookDeliveryService } from './webhook-delivery.service.js';
+import { WebhookEndpointService } from './webhook-endpoint.service.js';
+import {
+  CreatedWebhookEndpoint,
+  UpdateWebhookEndpointInput,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookEndpoint,
+  WebhookEndpointInput,
+} from './webhook.types.js';
+
+@Resolver(() => WebhookEndpoint)
+export class WebhookEndpointResolver {
+  @Authorized(...Allow.READ_ALL)
+  @Query(() => [WebhookEndpoint])
+  webhookEndpoints(@Ctx() { app }: GraphQLContext): Promise<WebhookEndpoint[]> {
+    return app.get(WebhookEndpointService).list();
+  }
+
+  @Authorized(...Allow.READ_ALL)
+  @Query(() => WebhookDeliveryPage, { description: 'An endpoint\'s deliveries, newest first.' })
+  webhookDeliveries(
+    @Arg('endpointId', () => ID) endpointId: string,
+    @Arg('first', () => Int, { defaultValue: 50 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Ctx() { app }: GraphQLContext,
+  ): Promise<WebhookDeliveryPage> {
+    return app.get(WebhookDeliveryService).page(endpointId, first, after);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => CreatedWebhookEndpoint, { description: 'The secret is shown only in this answer.' })
+  createWebhookEndpoint(@Arg('input', () => WebhookEndpointInput) input: WebhookEndpointInput, @Ctx() { app }: GraphQLContext): Promise<CreatedWebhookEndpoint> {
+    return app.get(WebhookEndpointService).create(input);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => WebhookEndpoint)
+  updateWebhookEndpoint(
+    @Arg('id', () => ID) id: string,
+    @Arg('input', () => UpdateWebhookEndpointInput) input: UpdateWebhookEndpointInput,
+    @Ctx() { app }: GraphQLContext,
+  ): Promise<WebhookEndpoint> {
+    return app.get(WebhookEndpointService).update(id, input);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => Boolean)
+  deleteWebhookEndpoint(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<boolean> {
+    return app.get(WebhookEndpointService).delete(id);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => CreatedWebhookEndpoint, { description: 'A new secret, shown only here; the old one stops working at once, for retries too.' })
+  rotateWebhookSecret(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<CreatedWebhookEndpoint> {
+    return app.get(WebhookEndpointService).rotateSecret(id);
+  }
+
+  @Authorized(...Allow.MANAGE)
+  @Mutation(() => WebhookDelivery, { description: 'Sends the message again now, with the same webhook-id.' })
+  redeliverWebhook(@Arg('deliveryId', () => ID) deliveryId: string, @Ctx() { app }: GraphQLContext): Promise<WebhookDelivery> {
+    return app.get(WebhookDeliveryService).redeliver(deliveryId);
+  }
+}
+
+@Resolver(() => WebhookDelivery)
+export class WebhookDeliveryResolver {
+  @Authorized(...Allow.READ_ALL)
+  @FieldResolver(() => [WebhookAttempt], { description: 'Every attempt, oldest first.' })
+  attemptLog(@Root() delivery: WebhookDelivery, @Ctx() context: GraphQLContext): Promise<WebhookAttempt[]> {
+    const { app } = context;
+    return requestLoader(
+      context,
+      'webhook-attempts',
+      () => new BatchLoader<string, WebhookAttempt[]>((ids) => app.get(WebhookDeliveryService).attemptsOf(ids), () => []),
+    ).load(delivery.id);
+  }
+}
