@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { findExecutable } from '../../src/infra/local-services/binaries';
@@ -25,7 +25,12 @@ export function clusterCanRun(): boolean {
  */
 export function describeOnCluster(name: string, body: () => void): void {
   if (clusterCanRun()) {
-    describe(name, body);
+    describe(name, () => {
+      // Files kill nodes and fail Redis over: one file at a time has the cluster.
+      beforeAll(() => holdCluster(), 15 * 60_000);
+      body();
+      afterAll(() => releaseCluster());
+    });
     return;
   }
   if (process.env.CI === 'true') {
@@ -36,10 +41,47 @@ export function describeOnCluster(name: string, body: () => void): void {
   describe.skip(name, () => it('needs the local cluster', () => undefined));
 }
 
+const HOLD_FILE = join(stateDirOf(ROOT), 'cluster-tests.lock');
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Waits until no other test process holds the cluster, then holds it (a holder that died is passed over). */
+async function holdCluster(): Promise<void> {
+  for (;;) {
+    try {
+      const fd = openSync(HOLD_FILE, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return;
+    } catch {
+      const holder = Number(readFileSync(HOLD_FILE, { encoding: 'utf8', flag: 'a+' }) || 0);
+      if (holder && !alive(holder)) unlinkSync(HOLD_FILE);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+function releaseCluster(): void {
+  try {
+    if (Number(readFileSync(HOLD_FILE, 'utf8')) === process.pid) unlinkSync(HOLD_FILE);
+  } catch {
+    // not held
+  }
+}
+
 /** The project's local cluster, brought up if it is not running (shared by every test file). */
 export async function localCluster(): Promise<LocalCluster> {
   const cluster = new LocalCluster(stateDirOf(ROOT), { info: () => undefined, warn: consoleServicesLogger.warn });
-  await cluster.up();
+  // The first test file of a run starts from a new cluster, as on a fresh clone: the positions and
+  // node lists a cluster stopped by an earlier run left behind would make every run different.
+  await cluster.up({ fresh: true });
   return cluster;
 }
 

@@ -19,8 +19,8 @@ describeOnCluster('claims on a Galera cluster', () => {
     let b: TestApp;
 
     beforeAll(async () => {
-      a = await startTestApp({ env: { ROLE: 'api', DATABASE_URL: galeraUrlPreferring(0, database) }, shareWith: { databaseUrl: galeraUrlPreferring(0, database), queuePrefix } });
-      b = await startTestApp({ env: { ROLE: 'api', DATABASE_URL: galeraUrlPreferring(1, database) }, shareWith: { databaseUrl: galeraUrlPreferring(1, database), queuePrefix } });
+      a = await startTestApp({ env: { ROLE: 'api', DATABASE_URL: galeraUrlPreferring(0, database), CLAIM_QUEUE_MAX_WAIT_MS: '60000' }, shareWith: { databaseUrl: galeraUrlPreferring(0, database), queuePrefix } });
+      b = await startTestApp({ env: { ROLE: 'api', DATABASE_URL: galeraUrlPreferring(1, database), CLAIM_QUEUE_MAX_WAIT_MS: '60000' }, shareWith: { databaseUrl: galeraUrlPreferring(1, database), queuePrefix } });
     }, 120_000);
     afterAll(async () => {
       await a?.stop();

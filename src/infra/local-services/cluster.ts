@@ -80,10 +80,19 @@ export class LocalCluster {
     });
   }
 
-  /** Brings up whatever part of the set is not running; returns the URLs. */
-  async up(): Promise<ClusterUrls> {
+  /**
+   * Brings up whatever part of the set is not running; returns the URLs. With `fresh`, a set of
+   * which nothing runs starts over from empty data (decided under the start lock, so a second
+   * caller starting at the same moment waits and then finds it running).
+   */
+  async up(options: { fresh?: boolean } = {}): Promise<ClusterUrls> {
     mkdirSync(this.dir, { recursive: true });
     return withLock(join(this.dir, 'up.lock'), (holder) => this.logger.info(`waiting for process ${holder}, which is starting the cluster`), async () => {
+      if (options.fresh && !this.isRunning()) {
+        // A server whose pid file went missing would lose its data under it: stop it first.
+        for (const pid of this.serversWithoutPidFile()) await terminate(pid, 30_000);
+        for (const name of readdirIfExists(this.dir)) if (name !== 'up.lock') rmSync(join(this.dir, name), { recursive: true, force: true });
+      }
       await this.bin();
       await this.startGalera();
       await this.startSentinelGroup();
@@ -92,6 +101,21 @@ export class LocalCluster {
       this.logger.info(`Cluster ready:\n  DATABASE_URL=${CLUSTER_URLS.DATABASE_URL}\n  REDIS_URL=${CLUSTER_URLS.REDIS_URL}\n  (Redis Cluster: ${CLUSTER_URLS.REDIS_CLUSTER_URL}, QUEUE_PREFIX={coupons})`);
       return CLUSTER_URLS;
     });
+  }
+
+  /** Servers whose command line names this folder (found in /proc, pid files or not). */
+  private serversWithoutPidFile(): number[] {
+    const marker = `${this.dir}/`;
+    return readdirIfExists('/proc')
+      .filter((name) => /^\d+$/.test(name) && Number(name) !== process.pid)
+      .filter((name) => {
+        try {
+          return readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker) && isAlive(Number(name));
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
   }
 
   /** Stops everything this folder's cluster runs (Galera node 1 last, so that it can bootstrap next time). */
@@ -345,7 +369,9 @@ export class LocalCluster {
     }
     await waitFor(async () => (await run(bin.redisCli, ['-p', String(REDIS_CLUSTER_PORTS[0]), 'PING'], { env: bin.env })).output.includes('PONG'), 10_000, 'Redis Cluster nodes');
     const info = await run(bin.redisCli, ['-p', String(REDIS_CLUSTER_PORTS[0]), 'CLUSTER', 'INFO'], { env: bin.env });
-    if (!info.output.includes('cluster_state:ok')) {
+    // Nodes restarted from their nodes.conf already know each other: they converge by themselves.
+    const knownNodes = Number(/cluster_known_nodes:(\d+)/.exec(info.output)?.[1] ?? 0);
+    if (!info.output.includes('cluster_state:ok') && knownNodes < REDIS_CLUSTER_PORTS.length) {
       const created = await run(
         bin.redisCli,
         ['--cluster', 'create', ...REDIS_CLUSTER_PORTS.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'],
