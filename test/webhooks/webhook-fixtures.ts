@@ -1,20 +1,11 @@
+import { WebhookEvent } from '../../src/modules/webhooks/webhook-event';
 import type { TestApp } from '../helpers/test-app';
 
 export const ENDPOINT_FIELDS = 'id url events description enabled disabledReason failingSince createdAt';
 export const DELIVERY_FIELDS = 'id messageId event status attempts lastStatusCode lastError createdAt deliveredAt nextAttemptAt attemptLog { attempt statusCode error }';
 
-export const ALL_EVENTS = [
-  'COUPON_ASSIGNED',
-  'COUPON_REDEEMED',
-  'LIST_LOW_STOCK',
-  'LIST_EXHAUSTED',
-  'LIST_EXPIRED',
-  'LIST_REPLENISHED',
-  'CAMPAIGN_FINISHED',
-  'CODE_UPLOAD_COMPLETED',
-  'CODE_UPLOAD_FAILED',
-  'EXPORT_COMPLETED',
-];
+/** Every event type an endpoint can subscribe to, as the server declares them. */
+export const ALL_EVENTS = Object.values(WebhookEvent);
 
 export async function createEndpoint(t: TestApp, input: Record<string, unknown>): Promise<{ id: string; secret: string }> {
   const response = await t.gql(`mutation($input: WebhookEndpointInput!) { createWebhookEndpoint(input: $input) { secret endpoint { id } } }`, { input });
