@@ -87,6 +87,19 @@ describe('the network edge', () => {
     expect(raw.received()).toBe('');
   });
 
+  it('answers a body that is not JSON, or too large, in JSON words without a stack trace', async () => {
+    const post = (body: string) =>
+      fetch(`${t.baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TEST_ADMIN_KEY}` }, body });
+    const broken = await post('{"query": "{ __typename }",');
+    expect(broken.status).toBe(400);
+    const text = await broken.text();
+    expect(JSON.parse(text).errors[0]).toEqual({ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } });
+    expect(text).not.toMatch(/node_modules|at JSON\.parse/);
+    const huge = await post(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(3 * 1024 * 1024) } }));
+    expect(huge.status).toBe(413);
+    expect((await huge.json()).errors[0].message).toBe('The request body is too large');
+  });
+
   it('closes a 5 MB connection_init (maxPayload) and a socket that never sends connection_init', async () => {
     const huge = openSocket(t, TEST_ADMIN_KEY, JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${TEST_ADMIN_KEY}`, pad: 'x'.repeat(5 * 1024 * 1024) } }));
     await huge.init();

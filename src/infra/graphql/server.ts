@@ -245,6 +245,16 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     }),
   );
 
+  // A body the parsers refuse (bad JSON, too large) gets a JSON answer in words; never express's
+  // default HTML page, which carries the stack trace outside production.
+  expressApp.use((error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(error);
+    if (error.type === 'entity.parse.failed') return refuse(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
+    if (error.type === 'entity.too.large') return refuse(res, 413, 'BAD_REQUEST', 'The request body is too large');
+    app.logger.error({ err: error }, 'request failed before GraphQL');
+    return refuse(res, error.status && error.status >= 400 && error.status < 500 ? error.status : 500, 'BAD_REQUEST', 'The request could not be read');
+  });
+
   return {
     httpServer,
     listen: (port) =>
