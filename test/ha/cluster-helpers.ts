@@ -1,5 +1,5 @@
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { findExecutable } from '../../src/infra/local-services/binaries';
 import { CLUSTER_URLS, galeraUrlPreferring, LocalCluster } from '../../src/infra/local-services/cluster';
@@ -54,6 +54,7 @@ const alive = (pid: number) => {
 
 /** Waits until no other test process holds the cluster, then holds it (a holder that died is passed over). */
 async function holdCluster(): Promise<void> {
+  mkdirSync(dirname(HOLD_FILE), { recursive: true });
   for (;;) {
     try {
       const fd = openSync(HOLD_FILE, 'wx');
@@ -61,8 +62,15 @@ async function holdCluster(): Promise<void> {
       closeSync(fd);
       return;
     } catch {
-      const holder = Number(readFileSync(HOLD_FILE, { encoding: 'utf8', flag: 'a+' }) || 0);
-      if (holder && !alive(holder)) unlinkSync(HOLD_FILE);
+      // Held: wait, unless its holder died (or left it empty, between creating and writing, long ago).
+      let holder = '';
+      try {
+        holder = readFileSync(HOLD_FILE, 'utf8');
+      } catch {
+        continue; // released in the meantime
+      }
+      const abandoned = holder ? !alive(Number(holder)) : Date.now() - statSync(HOLD_FILE).mtimeMs > 10_000;
+      if (abandoned) rmSync(HOLD_FILE, { force: true });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
