@@ -251,4 +251,35 @@ describe('webhooks against a real receiver', () => {
     expect(receiver.at('/broken').some((item) => item.payload?.data.userId === 'b2')).toBe(false);
     await deleteEndpoint(endpoint.id);
   });
+
+  it('claims write no outbox message that no enabled endpoint subscribes to', async () => {
+    for (const existing of (await t.gql(`query { webhookEndpoints { id } }`)).data.webhookEndpoints) await deleteEndpoint(existing.id);
+    const listId = await createUniqueList(t, 'Quiet', codesNamed('QUIET', 4));
+    const campaignId = await createCampaign(t, [listId]);
+    const assignedMessages = async () =>
+      Number(
+        (
+          await t.app.dataSource.query(
+            `SELECT COUNT(*) AS n FROM webhook_messages WHERE event_type = 'COUPON_ASSIGNED' AND JSON_UNQUOTE(JSON_EXTRACT(payload, '$.campaignId')) = ?`,
+            [campaignId],
+          )
+        )[0].n,
+      );
+
+    await claim(t, { campaignId, userId: 'q1' }); // no endpoint at all
+    const other = await createEndpoint(t, { url: receiver.url('/quiet'), events: ['EXPORT_COMPLETED'] });
+    await claim(t, { campaignId, userId: 'q2' }); // an endpoint for another event
+    const disabled = await createEndpoint(t, { url: receiver.url('/quiet'), events: ['COUPON_ASSIGNED'] });
+    await t.gql(`mutation($id: ID!) { updateWebhookEndpoint(id: $id, input: { enabled: false }) { enabled } }`, { id: disabled.id });
+    await claim(t, { campaignId, userId: 'q3' }); // a disabled endpoint for this event
+    expect(await assignedMessages()).toBe(0);
+
+    const listening = await createEndpoint(t, { url: receiver.url('/listening'), events: ['COUPON_ASSIGNED'] });
+    receiver.route('/listening', listening.secret);
+    const fourth = (await claim(t, { campaignId, userId: 'q4' })).data.claimCoupon;
+    expect(await assignedMessages()).toBe(1);
+    await receiver.waitFor(() => receiver.at('/listening').length === 1, 'the one message after the endpoint was created');
+    expect(receiver.at('/listening')[0].payload?.data).toMatchObject({ assignmentId: fourth.id, userId: 'q4' });
+    for (const endpoint of [other, disabled, listening]) await deleteEndpoint(endpoint.id);
+  });
 });

@@ -14,6 +14,7 @@ import { LIST_CAN_SERVE_SQL } from '../campaigns/campaign.service.js';
 import { CouponListKind, couponListStatus } from '../lists/coupon-list.entity.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
+import { SUBSCRIBED_EVENTS_SQL, subscribedEvents } from '../webhooks/webhook-subscriptions.js';
 import { CouponAssignmentsReused, CouponsAssigned, type NewAssignment } from './claim.events.js';
 import { claimBatchWebhookMessages } from './claim-webhooks.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
@@ -138,10 +139,11 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   const campaignRows: CampaignRow[] = lockedRows;
   const listRows = lockedRows.filter((row) => row.id !== null && row.id !== undefined) as unknown as ListRow[];
 
-  // Round trip 2: the open windows of the batch's users (race-free under the campaign lock) and
-  // the codes the batch most likely needs, in one statement.
+  // Round trip 2: the open windows of the batch's users (race-free under the campaign lock), the
+  // codes the batch most likely needs and the webhook event types anyone subscribes to, in one
+  // statement.
   const likely = likelyCodeReads(listRows, claims);
-  const readRows: Array<{ k: 'w' | 'c' } & WindowRow & CodeRow> = campaignRows.length === 0 ? [] : await tx.query(
+  const readRows: Array<{ k: 'w' | 'c' | 's' } & WindowRow & CodeRow> = campaignRows.length === 0 ? [] : await tx.query(
     [
       // STRAIGHT_JOIN: the optimizer otherwise starts from the list and walks all its assignments.
       `SELECT STRAIGHT_JOIN 'w' AS k, a.id, a.list_id, a.code, a.user_id, a.external_id, a.assigned_at, l.expires_at, NULL AS seq
@@ -151,11 +153,13 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
         WHERE w.campaign_id = ? AND w.user_id IN (?) AND w.window_ends_at > UTC_TIMESTAMP(3)`,
       ...likely.map(() => `(SELECT 'c' AS k, NULL, list_id, code, NULL, NULL, NULL, NULL, seq FROM coupon_codes FORCE INDEX (PRIMARY)
           WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`),
+      `SELECT 's', NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBED_EVENTS_SQL}) subscribed`,
     ].join(' UNION ALL '),
     [campaignId, users, ...likely.flatMap((read) => [read.listId, read.after, read.upto, read.count])],
   );
   const windowRows = readRows.filter((row) => row.k === 'w');
   const likelyCodes = readRows.filter((row) => row.k === 'c');
+  const webhookEvents = subscribedEvents(readRows.filter((row) => row.k === 's'), (row) => row.code);
   if (campaignRows.length === 0) {
     return claims.map(() => ({ error: new NotFoundError('Campaign', campaignId) }));
   }
@@ -318,17 +322,21 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   if (exhaustedLists.length > 0) {
     for (const id of await finishOtherCampaigns(tx, campaignId, exhaustedLists)) finishedCampaigns.push({ id, reason: FinishReason.LIST_EXHAUSTED });
   }
-  // The batch's webhook messages: one multi-row insert into the outbox, inside this transaction.
-  const exhausted = exhaustedLists.map((id) => lists.get(id)!.row);
-  await writeWebhookMessages(
-    tx,
-    claimBatchWebhookMessages(
-      newAssignments,
-      exhausted.map((row) => ({ id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes })),
-      finishedCampaigns,
-      now,
-    ),
-  );
+  // The batch's webhook messages that some endpoint subscribes to: one multi-row insert into the
+  // outbox, inside this transaction (none at all without endpoints).
+  if (webhookEvents.size > 0) {
+    const exhausted = exhaustedLists.map((id) => lists.get(id)!.row);
+    await writeWebhookMessages(
+      tx,
+      claimBatchWebhookMessages(
+        webhookEvents,
+        newAssignments,
+        exhausted.map((row) => ({ id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes })),
+        finishedCampaigns,
+        now,
+      ),
+    );
+  }
 
   if (newAssignments.length > 0) tx.publish(new CouponsAssigned(newAssignments));
   if (reuses.length > 0) tx.publish(new CouponAssignmentsReused(reuses));

@@ -3,15 +3,19 @@ import { WebhookEvent } from '../webhooks/webhook-event.js';
 import type { WebhookMessage } from '../webhooks/webhook-outbox.js';
 import type { NewAssignment } from './claim.events.js';
 
-/** The webhook messages of one committed claim batch: new assignments, lists it exhausted, campaigns it finished. */
+/**
+ * The webhook messages of one committed claim batch (new assignments, lists it exhausted,
+ * campaigns it finished), of the event types in `subscribed`.
+ */
 export function claimBatchWebhookMessages(
+  subscribed: ReadonlySet<WebhookEvent>,
   assignments: NewAssignment[],
   exhausted: Array<{ id: string; name: string; totalCodes: number; assignedCodes: number }>,
   finished: Array<{ id: string; reason: FinishReason }>,
   at: Date,
 ): WebhookMessage[] {
   return [
-    ...assignments.map((assignment) => ({
+    ...(subscribed.has(WebhookEvent.COUPON_ASSIGNED) ? assignments : []).map((assignment) => ({
       event: WebhookEvent.COUPON_ASSIGNED,
       at,
       data: {
@@ -24,12 +28,12 @@ export function claimBatchWebhookMessages(
         assignedAt: assignment.assignedAt,
       },
     })),
-    ...exhausted.map((list) => ({
+    ...(subscribed.has(WebhookEvent.LIST_EXHAUSTED) ? exhausted : []).map((list) => ({
       event: WebhookEvent.LIST_EXHAUSTED,
       at,
       data: { listId: list.id, listName: list.name, totalCodes: list.totalCodes, assignedCodes: list.assignedCodes, availableCodes: 0 },
     })),
-    ...finished.map((campaign) => ({
+    ...(subscribed.has(WebhookEvent.CAMPAIGN_FINISHED) ? finished : []).map((campaign) => ({
       event: WebhookEvent.CAMPAIGN_FINISHED,
       at,
       data: { campaignId: campaign.id, finishReason: campaign.reason, finishedAt: at },
