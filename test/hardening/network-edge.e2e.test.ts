@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { connect, type Socket } from 'node:net';
 import { eventually } from '../realtime/live-helpers';
 import { errorCode, rawGraphQLSocket, wsClient } from '../helpers/graphql-client';
@@ -98,6 +99,18 @@ describe('the network edge', () => {
     const huge = await post(JSON.stringify({ query: '{ __typename }', variables: { pad: 'x'.repeat(3 * 1024 * 1024) } }));
     expect(huge.status).toBe(413);
     expect((await huge.json()).errors[0].message).toBe('The request body is too large');
+  });
+
+  it('answers a compressed body and a GET query like a plain JSON POST, and refuses them without a key', async () => {
+    const auth = { authorization: `Bearer ${TEST_ADMIN_KEY}` };
+    const body = gzipSync(JSON.stringify({ query: '{ __typename }' }));
+    const compressed = await fetch(`${t.baseUrl}/graphql`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    expect(compressed.status).toBe(200);
+    expect(await compressed.json()).toEqual({ data: { __typename: 'Query' } });
+    const viaGet = await fetch(`${t.baseUrl}/graphql?query=${encodeURIComponent('{ __typename }')}`, { headers: { ...auth, 'apollo-require-preflight': 'true' } });
+    expect(await viaGet.json()).toEqual({ data: { __typename: 'Query' } });
+    const anonymous = await fetch(`${t.baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' }, body });
+    expect(anonymous.status).toBe(401);
   });
 
   it('closes a 5 MB connection_init (maxPayload) and a socket that never sends connection_init', async () => {

@@ -5,7 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { GraphQLError, parse, specifiedRules, validate, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -16,6 +16,7 @@ import { ApiKeyRole } from '../../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../../modules/auth/api-key.service.js';
 import type { Caller } from '../../modules/auth/caller.js';
 import { CONSOLE_BUILD_DIR, mountConsole } from '../http/console-route.js';
+import { graphqlPostHandler, isPlainGraphQLPost } from '../http/graphql-post.js';
 import { mountHealthRoutes } from '../http/health.js';
 import { findProjectRoot } from '../project-root.js';
 import type { GraphQLContext } from './context.js';
@@ -39,6 +40,9 @@ export function bearerToken(header: unknown): string | undefined {
   const match = /^\s*Bearer\s+(\S+)\s*$/i.exec(header);
   return match?.[1];
 }
+
+/** The JSON body a GraphQL request may have (express.json's limit on the express path). */
+const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
 
 /** "https://host:port" of the request (X-Forwarded-* only from a TRUST_PROXY proxy), when the host is a plain host name. */
 function requestOrigin(req: Request): string | null {
@@ -74,6 +78,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   const limits = documentLimits(config);
   const expressApp = express();
   expressApp.disable('x-powered-by');
+  // GraphQL answers are never cached by validators; an ETag would be a hash of every body.
+  expressApp.set('etag', false);
   expressApp.set('trust proxy', trustProxySetting(config.TRUST_PROXY));
   const httpServer = createServer(
     {
@@ -86,8 +92,12 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       requestTimeout: Math.max(config.UPLOAD_TIMEOUT_SECONDS * 1000, config.HTTP_HEADERS_TIMEOUT_MS + 1),
       connectionsCheckingInterval: 1000,
     },
-    expressApp,
+    (req, res) => {
+      if (graphqlPost && isPlainGraphQLPost(req)) graphqlPost(req, res);
+      else expressApp(req, res);
+    },
   );
+  let graphqlPost: ReturnType<typeof graphqlPostHandler> | null = null;
   httpServer.maxConnections = config.MAX_CONNECTIONS;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.WS_MAX_PAYLOAD_BYTES });
@@ -122,7 +132,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       validate: (validationSchema, document) => validate(validationSchema, document, wsRules),
       onNext: (_ctx, _id, _payload, _args, result) => (result.errors ? { ...result, errors: formatErrors(result.errors) } : undefined),
       onError: (_ctx, _id, _payload, errors) => formatErrors(errors, 'GRAPHQL_VALIDATION_FAILED'),
-      context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null, requestOrigin: null }),
+      context: (ctx): GraphQLContext => ({ app, caller: ctx.extra.caller ?? null, requestOrigin: () => null }),
       onConnect: async (ctx) => {
         const secret = bearerToken(ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization);
         const caller = await keys.authenticate(secret);
@@ -202,6 +212,32 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   });
   await apollo.start();
 
+  /** An express view of a request, for the rare reads that need express's proxy rules. */
+  const asExpressRequest = (req: IncomingMessage): Request => {
+    Object.setPrototypeOf(req, expressApp.request);
+    (req as unknown as { app: typeof expressApp }).app = expressApp;
+    return req as Request;
+  };
+  graphqlPost = graphqlPostHandler<GraphQLContext, Caller>({
+    apollo,
+    maxBodyBytes: MAX_JSON_BODY_BYTES,
+    bodyTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+    admit: async (req) => {
+      const caller = await keys.authenticate(bearerToken(req.headers.authorization));
+      // No operation, introspection included, answers without a valid key.
+      return caller ? { admitted: caller } : { refused: { status: 401, code: 'UNAUTHENTICATED', message: UNAUTHENTICATED_MESSAGE } };
+    },
+    context: (req, caller) => {
+      let origin: string | null | undefined;
+      return { app, caller, requestOrigin: () => (origin ??= requestOrigin(asExpressRequest(req))) };
+    },
+    answered: (status, seconds) => {
+      app.metrics.httpRequests.inc({ route: '/graphql', method: 'POST', status: String(status) });
+      app.metrics.httpDuration.observe({ route: '/graphql' }, seconds);
+    },
+    failed: (error) => app.logger.error({ err: error }, 'GraphQL request failed'),
+  });
+
   expressApp.use((req, res, next) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -235,12 +271,12 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     authenticateFirst,
     // The parser refuses a file that reaches maxFileSize; the upload service enforces the exact limit itself.
     graphqlUploadExpress({ maxFileSize: config.MAX_UPLOAD_BYTES + 1, maxFiles: 1 }),
-    express.json({ limit: '2mb' }),
+    express.json({ limit: MAX_JSON_BODY_BYTES }),
     expressMiddleware(apollo, {
       context: async ({ req, res }: { req: Request; res: Response }): Promise<GraphQLContext> => ({
         app,
         caller: res.locals.caller as Caller,
-        requestOrigin: requestOrigin(req),
+        requestOrigin: () => requestOrigin(req),
       }),
     }),
   );

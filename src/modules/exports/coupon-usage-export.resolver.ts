@@ -35,6 +35,6 @@ export class CouponUsageExportResolver {
       'downloads the CSV without a key. With "Authorization: Bearer <key>" (ADMIN or VIEWER) the same path works without the signature.',
   })
   downloadUrl(@Root() row: CouponUsageExport, @Ctx() { app, requestOrigin }: GraphQLContext): Promise<string | null> {
-    return app.get(CouponUsageExportService).downloadUrl(row, requestOrigin);
+    return app.get(CouponUsageExportService).downloadUrl(row, requestOrigin());
   }
 }
