@@ -51,6 +51,23 @@ describe('a CLIENT key cannot drain lists', () => {
     expect(availability.data.couponList.availableCodes).toBe(600);
   });
 
+  it('refuses a batch of operations in one POST and a field repeated with one directive hundreds of times, claiming nothing', async () => {
+    const listId = await createUniqueList(t, 'batched', codesNamed('B', 200));
+    const campaignId = await createCampaign(t, [listId]);
+    const client = await t.createKey('CLIENT');
+    const before = await figures(t, listId);
+    const post = (body: unknown) =>
+      fetch(`${t.baseUrl}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${client}` }, body: JSON.stringify(body) });
+    const one = (i: number) => ({ query: `mutation { claimCoupon(input: { campaignId: "${campaignId}", userId: "batched-${i}" }) { id } }` });
+    const batch = await post(Array.from({ length: 100 }, (_, i) => one(i)));
+    expect(batch.status).toBe(400);
+    expect(await batch.text()).toMatch(/batching/i);
+    const directives = await post({ query: `mutation { claimCoupon(input: { campaignId: "${campaignId}", userId: "d" }) ${'@include(if: true) '.repeat(300)} { id } }` });
+    expect(directives.status).toBe(400);
+    expect((await directives.json()).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+    expect(await figures(t, listId)).toEqual(before);
+  });
+
   it('counts CLAIM_RATE_LIMIT per claim, aliases included', async () => {
     const listId = await createUniqueList(t, 'rate', codesNamed('R', 50));
     const campaignId = await createCampaign(t, [listId]);
