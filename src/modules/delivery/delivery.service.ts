@@ -37,7 +37,10 @@ export class DeliveryService {
   /** The CouponsAssigned handler. */
   async onCouponsAssigned(assignments: NewAssignment[]): Promise<void> {
     if (assignments.length === 0) return;
-    const settings = await this.listDelivery.rowsFor(assignments.map((a) => String(a.listId)));
+    // After every claim batch: one light read answers the usual case, lists that send nothing.
+    const delivering = await this.listDelivery.listsSending(assignments.map((a) => String(a.listId)));
+    if (delivering.length === 0) return;
+    const settings = await this.listDelivery.rowsFor(delivering);
     // Only lists with a channel on: nothing else is done after a claim from a list that sends nothing.
     const sending = assignments.filter((a) => settings.get(String(a.listId))?.smsEnabled || settings.get(String(a.listId))?.pushEnabled);
     if (sending.length === 0) return;

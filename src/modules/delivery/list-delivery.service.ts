@@ -46,6 +46,17 @@ export class ListDeliveryService {
   ) {}
 
   /** The raw settings rows of these lists (lists without a row are absent: both channels off). */
+  /** Those of the lists with a delivery channel on. */
+  async listsSending(listIds: string[]): Promise<string[]> {
+    const ids = [...new Set(listIds)];
+    if (ids.length === 0) return [];
+    const rows: Array<{ list_id: string }> = await this.app.dataSource.query(
+      'SELECT list_id FROM list_delivery_settings WHERE list_id IN (?) AND (sms_enabled = 1 OR push_enabled = 1)',
+      [ids],
+    );
+    return rows.map((row) => String(row.list_id));
+  }
+
   async rowsFor(listIds: string[]): Promise<Map<string, ListDeliverySettings>> {
     const ids = [...new Set(listIds)];
     if (ids.length === 0) return new Map();
