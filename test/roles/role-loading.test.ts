@@ -40,7 +40,7 @@ function filesLoadedBy(role: 'worker' | 'api', databaseUrl: string): string[] {
 }
 
 /** What only an API process needs: the HTTP and GraphQL server stack, the schema, the resolvers. */
-const API_ONLY = [/node_modules\/@apollo\/server\//, /node_modules\/express\//, /node_modules\/graphql-ws\//, /node_modules\/ws\//, /node_modules\/graphql-upload-minimal\//, /src\/infra\/graphql\/(schema|server)\.ts$/, /\.resolver\.ts$/, /\.api\.ts$/];
+const API_ONLY = [/node_modules\/@apollo\/server\//, /node_modules\/express\//, /node_modules\/graphql-ws\//, /node_modules\/ws\//, /node_modules\/graphql-upload-minimal\//, /src\/api\/(schema|server)\.ts$/, /\.resolver\.ts$/, /\.api\.ts$/];
 
 describe('what a process loads for its role', () => {
   const databaseUrl = withDatabaseName(process.env.DATABASE_URL!, `coupons_test_roles_${randomBytes(4).toString('hex')}`);
