@@ -1,6 +1,6 @@
 import type { Client } from 'graphql-ws';
 import type { AppContext } from '../../src/app-context';
-import { snapshotOf } from '../../src/modules/lists/coupon-list.service';
+import { snapshotOf } from '../../src/modules/lists/list-rows';
 import { CouponList } from '../../src/modules/lists/coupon-list.entity';
 import { CouponListStockChanged } from '../../src/modules/lists/coupon-list.events';
 import { LiveUpdateHub, type LiveSubscriptionCounts } from '../../src/modules/realtime/live-update-hub';

@@ -5,7 +5,8 @@ import { CouponListStockChanged } from '../lists/coupon-list.events.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { uploadCompletedMessages } from './upload-webhooks.js';
-import { CouponListService, snapshotOf } from '../lists/coupon-list.service.js';
+import { CouponListService } from '../lists/coupon-list.service.js';
+import { takeInUploadedCodes } from '../lists/list-rows.js';
 import { CodeUpload, MAX_LINE_ERRORS, UploadMode, UploadStatus, isFinished, viewOf, type UploadLineError } from './code-upload.entity.js';
 import { CodeWriter } from './code-writer.js';
 import { RowBuffer, codesOf, parseChunk, type ParsedChunk } from './line-parser.js';
@@ -355,18 +356,12 @@ export class CodeImportService {
           duplicates += handedOut;
         }
         // Everything up to seq_base is now out of reach of claims; the old unassigned rows are deleted after commit.
-        await tx.query(`UPDATE coupon_lists SET claim_cursor = ?, visible_seq = GREATEST(visible_seq, ?), total_codes = assigned_codes + ? WHERE id = ?`, [
-          row.seq_base, row.last_seq, added, upload.listId,
-        ]);
         if (BigInt(cursor) < BigInt(row.seq_base)) {
           cleanupFrom = cursor;
           cleanupTo = row.seq_base;
         }
-      } else {
-        await tx.query(`UPDATE coupon_lists SET visible_seq = GREATEST(visible_seq, ?), total_codes = total_codes + ? WHERE id = ?`, [
-          row.last_seq, added, upload.listId,
-        ]);
       }
+      const after = await takeInUploadedCodes(tx, list, { replace: upload.mode === UploadMode.REPLACE, seqBase: row.seq_base, lastSeq: row.last_seq, added });
       const leftovers = cleanupFrom !== null || Number(row.replace_conflicts) > 0;
       const completed = await tx.query(
         `UPDATE code_uploads SET status = 'COMPLETED', completed_at = NOW(3), codes_added = ?, duplicates_skipped = ?,
@@ -375,7 +370,6 @@ export class CodeImportService {
         [added, duplicates, cleanupFrom, cleanupTo, leftovers ? 0 : 1, upload.id],
       );
       if (completed.affectedRows !== 1) throw new WriteConflictError(`upload ${upload.id} changed state while completing`);
-      const after = snapshotOf(await lists.lockById(tx, upload.listId));
       await writeWebhookMessages(tx, uploadCompletedMessages(upload, list.totalCodes - list.assignedCodes, after, added, duplicates));
       tx.publish(new CouponListStockChanged(after));
     }, {
