@@ -5,7 +5,7 @@ import { ClaimService } from '../../src/modules/claims/claim.service';
 import { FinishedCampaigns } from '../../src/modules/claims/finished-campaigns';
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { campaignState, claim, codesNamed, createCampaign, createUniqueList } from './claim-fixtures';
+import { campaignState, claim, codesNamed, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 /** Resolves once `condition` holds, checking on every turn of the event loop (no fixed sleep). */
 async function until(condition: () => boolean): Promise<void> {

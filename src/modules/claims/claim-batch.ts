@@ -29,7 +29,7 @@ export interface ValidClaim {
 /** What one claim of a batch came to: an assignment (new or reused) or a domain refusal. */
 export type ClaimOutcome = { assignment: CouponAssignment } | { error: DomainError };
 
-interface CampaignRow {
+export interface CampaignRow {
   status: CampaignStatus;
   finish_reason: FinishReason | null;
   now: Date;
@@ -37,7 +37,7 @@ interface CampaignRow {
   list_id: string | null;
 }
 
-interface ListRow {
+export interface ListRow {
   id: string;
   name: string;
   kind: CouponListKind;
@@ -51,7 +51,7 @@ interface ListRow {
   position: number;
 }
 
-interface WindowRow {
+export interface WindowRow {
   id: string;
   list_id: string;
   code: string;
@@ -61,14 +61,14 @@ interface WindowRow {
   expires_at: Date | null;
 }
 
-interface CodeRow {
+export interface CodeRow {
   list_id: string;
   seq: string;
   code: string;
 }
 
 /** A campaign list as the batch sees it while holding its row lock. */
-interface ListState {
+export interface ListState {
   row: ListRow;
   position: number;
   expired: boolean;
@@ -79,7 +79,7 @@ interface ListState {
 }
 
 /** Where one claim goes in the allocation pass. */
-type Plan =
+export type Plan =
   | { kind: 'new'; list: ListState; slot: number }
   | { kind: 'reuse-stored'; window: WindowRow }
   | { kind: 'reuse-batch'; of: number }
@@ -371,7 +371,7 @@ function storedAssignment(window: WindowRow, campaignId: string): CouponAssignme
  * inside the window always gets the earlier assignment back, even from a finished campaign),
  * then CAMPAIGN_FINISHED, then the list's state (EXPIRED wins over EXHAUSTED).
  */
-function allocate(
+export function allocate(
   claims: ValidClaim[],
   campaignId: string,
   campaign: CampaignRow,
