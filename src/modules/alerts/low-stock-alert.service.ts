@@ -64,8 +64,8 @@ export class LowStockAlertService {
 
   constructor(private readonly app: AppContext) {}
 
-  /** A list's committed figures changed (claim, upload, edit, expiry). */
-  onStockChanged(list: CouponListSnapshot): void {
+  /** A list's committed figures changed (claim, upload, edit, expiry). Resolves when the check it asked for is done. */
+  onStockChanged(list: CouponListSnapshot): Promise<void> | void {
     if (list.warningLimit === null || list.totalCodes === 0) return;
     const known = this.known.get(list.id);
     const atOrBelow = list.availableCodes <= list.warningLimit;
@@ -78,13 +78,13 @@ export class LowStockAlertService {
     ) {
       return;
     }
-    this.requestCheck(list.id);
+    return this.requestCheck(list.id);
   }
 
   /** A list was created or edited: its limit or figures may have moved either way. */
-  onEdited(listId: string): void {
+  onEdited(listId: string): Promise<void> {
     this.known.delete(listId);
-    this.requestCheck(listId);
+    return this.requestCheck(listId);
   }
 
   /** Checks a list soon; concurrent requests for one list collapse into one more check. */
