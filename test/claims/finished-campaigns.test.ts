@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import { ClaimsOverloadedError } from '../../src/common/errors';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url';
+import { parseDatabaseUrl } from '../../src/config/database-url';
 import { ClaimService } from '../../src/modules/claims/claim.service';
 import { FinishedCampaigns } from '../../src/modules/claims/finished-campaigns';
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { withDatabaseName } from '../../src/infra/db/database-url';
+import { withDatabaseName } from '../../src/config/database-url';
 import { dropDatabase, TEST_ADMIN_KEY } from '../helpers/test-app';
 
 const ROOT = join(__dirname, '..', '..');

@@ -3,7 +3,7 @@ import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import type { MysqlDataSourceOptions } from 'typeorm/driver/mysql/MysqlDataSourceOptions.js';
 import { DatabaseHosts } from './database-hosts.js';
-import { parseDatabaseUrl } from './database-url.js';
+import { parseDatabaseUrl } from '../../config/database-url.js';
 
 export interface DataSourceOptions {
   databaseUrl: string;
