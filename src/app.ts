@@ -5,7 +5,7 @@ import { DatabaseHosts } from './infra/db/database-hosts.js';
 import { createDataSource, ensureDatabaseExists, openDataSource } from './infra/db/data-source.js';
 import { runMigrations } from './infra/db/migrate.js';
 import { EventBus } from './infra/events/event-bus.js';
-import type { ApiServer } from './infra/graphql/server.js';
+import type { ApiServer } from './api/server.js';
 import { Metrics } from './infra/http/metrics.js';
 import { createLogger, type Logger } from './infra/logging/logger.js';
 import { createAppPubSub } from './infra/pubsub/pubsub.js';
@@ -66,7 +66,7 @@ export async function startApp(config: AppConfig, logger: Logger = createLogger(
   let port: number | null = null;
   if (app.runsApi) {
     // Required here, not imported at the top: a worker process never loads the API's libraries.
-    const { startApiServer } = require('./api-server.js') as typeof import('./api-server.js');
+    const { startApiServer } = require('./api/start-api-server.js') as typeof import('./api/start-api-server.js');
     ({ server, port } = await startApiServer(app));
     const shown = config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST;
     const origin = `http://${shown}:${port}`;

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEnumType, isInputObjectType, isObjectType, type GraphQLArgument, type GraphQLInputField, type GraphQLSchema } from 'graphql';
-import { buildAppSchema, printAppSchema } from '../src/infra/graphql/schema';
+import { buildAppSchema, printAppSchema } from '../src/api/schema';
 
 const noPubSub = { publish: () => undefined, subscribe: () => (async function* () {})() };
 /** The public contract (names and semantics), kept in the repository beside the code that implements it. */

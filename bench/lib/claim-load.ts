@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import mysql from 'mysql2/promise';
 import { v7 as uuidv7 } from 'uuid';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
 import { CODE_READ_SQL } from '../../src/modules/claims/claim-batch.js';
 import { benchGraphQL, dropBenchDatabase, startBenchServer, type BenchServer } from './server.js';
 

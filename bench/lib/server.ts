@@ -5,7 +5,7 @@ import { setPriority } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../src/config/config.js';
-import { parseDatabaseUrl, withDatabaseName } from '../../src/infra/db/database-url.js';
+import { parseDatabaseUrl, withDatabaseName } from '../../src/config/database-url.js';
 
 export const BENCH_ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 export const PROJECT_ROOT = join(__dirname, '..', '..', '..');

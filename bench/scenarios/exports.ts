@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
 import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
 
 const SMALL_ROWS = 1_000_000;

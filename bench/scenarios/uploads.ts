@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { createClient } from 'graphql-ws';
 import mysql from 'mysql2/promise';
 import WebSocket from 'ws';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
 import { BENCH_ADMIN_KEY, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer } from '../lib/server.js';
 import { uploadCodes } from '../lib/upload-client.js';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { parseDatabaseUrl } from '../infra/db/database-url.js';
-import { parseRedisUrl, REDIS_URL_FORMS } from '../infra/redis/redis-url.js';
+import { parseDatabaseUrl } from './database-url.js';
+import { parseRedisUrl, REDIS_URL_FORMS } from './redis-url.js';
 
 /**
  * The service's configuration, read from the environment once at start-up.

@@ -1,9 +1,11 @@
 import type { Client } from 'graphql-ws';
 import { wsClient } from '../helpers/graphql-client';
+import { LOW_STOCK_MAIL_QUEUE } from '../../src/modules/alerts/low-stock-alert.service';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { CLAIM, CREATE_CAMPAIGN, CREATE_LIST, LOW_STOCK, UPDATE_LIST, collect, eventually, publishStock, sleep, subscribing, type Collector } from '../realtime/live-helpers';
+import { CLAIM, CREATE_CAMPAIGN, CREATE_LIST, LOW_STOCK, UPDATE_LIST, collect, publishStock, subscribing, type Collector } from '../realtime/live-helpers';
 import { uploadAndWait } from '../uploads/upload-helpers';
 import { startSmtpSink, type SmtpSink } from './smtp-sink';
+import { eventually, settled } from '../helpers/fixtures';
 
 interface Alert {
   lowStockAlerts: { listId: string; listName: string; availableCodes: number; warningLimit: number; at: string };
@@ -27,6 +29,13 @@ describe('low-stock alerts', () => {
   const crossOnBothProcesses = async (listId: string, assigned: number, timesEach = 20) => {
     await writer.app.dataSource.query('UPDATE coupon_lists SET assigned_codes = ? WHERE id = ?', [assigned, listId]);
     await Promise.all(Array.from({ length: timesEach }, () => [publishStock(writer.app, listId), publishStock(reader.app, listId)]).flat());
+  };
+
+  /** Once nothing more can follow (no handler running in either process, no mail job left): the crossings the database recorded. */
+  const crossingsRaised = async (listId: string) => {
+    await settled([writer.app, reader.app], [LOW_STOCK_MAIL_QUEUE]);
+    const [row] = await writer.app.dataSource.query('SELECT low_stock_alerts FROM coupon_lists WHERE id = ?', [listId]);
+    return Number(row.low_stock_alerts);
   };
 
   beforeAll(async () => {
@@ -63,7 +72,7 @@ describe('low-stock alerts', () => {
     await eventually(() => mailsAbout('Summer sale').length >= 2, 10_000, 'two e-mails');
 
     await crossOnBothProcesses(listId, 95); // lower still: the same crossing
-    await sleep(1000);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(alertsFor(listId)).toHaveLength(1);
     const mails = mailsAbout('Summer sale');
     expect(mails.map((mail) => mail.to).flat().sort()).toEqual(['buyer@example.com', 'ops@example.com']);
@@ -84,19 +93,19 @@ describe('low-stock alerts', () => {
     // Still at or below the limit: not armed again.
     await writer.gql(UPDATE_LIST, { id: listId, input: { fixedLimit: 104 } }); // 9 left
     await crossOnBothProcesses(listId, 96, 3); // 8 left
-    await sleep(600);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(alertsFor(listId)).toHaveLength(1);
 
     // Above the limit: armed; the next crossing alerts.
     const raised = await writer.gql(UPDATE_LIST, { id: listId, input: { fixedLimit: 200 } });
     expect(raised.data.updateCouponList.availableCodes).toBe(104);
-    await sleep(300);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(alertsFor(listId)).toHaveLength(1);
     await crossOnBothProcesses(listId, 191, 5); // 9 left
     await eventually(() => alertsFor(listId).length === 2, 10_000, 'the second alert');
     expect(alertsFor(listId)[1]).toMatchObject({ availableCodes: 9, warningLimit: 10 });
     await eventually(() => mailsAbout('Rearm').length === 2, 10_000, 'the second e-mail');
-    await sleep(500);
+    expect(await crossingsRaised(listId)).toBe(2);
     expect(alertsFor(listId)).toHaveLength(2);
     expect(mailsAbout('Rearm')).toHaveLength(2);
   });
@@ -112,15 +121,16 @@ describe('low-stock alerts', () => {
 
     await writer.gql(UPDATE_LIST, { id: listId, input: { warningLimit: 70 } }); // still crossed: same crossing
     await writer.gql(UPDATE_LIST, { id: empty, input: { warningLimit: 8 } });
-    await sleep(800);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(alertsFor(listId)).toHaveLength(1);
+    expect(await crossingsRaised(empty)).toBe(0);
     expect(alertsFor(empty)).toHaveLength(0);
     expect(mailsAbout('Limit moved')).toHaveLength(1);
     expect(mailsAbout('Not loaded yet')).toHaveLength(0);
 
     // Lowered below what is left: armed again without an alert.
     await writer.gql(UPDATE_LIST, { id: listId, input: { warningLimit: 20 } });
-    await sleep(300);
+    await settled([writer.app, reader.app], [LOW_STOCK_MAIL_QUEUE]);
     const [row] = await writer.app.dataSource.query('SELECT low_stock_alerted FROM coupon_lists WHERE id = ?', [listId]);
     expect(Number(row.low_stock_alerted)).toBe(0);
     expect(alertsFor(listId)).toHaveLength(1);
@@ -136,7 +146,7 @@ describe('low-stock alerts', () => {
     const alert = (await alerts.waitFor((data) => data.lowStockAlerts.listId === listId)).lowStockAlerts;
     expect(alert.availableCodes).toBeLessThanOrEqual(20);
     await eventually(() => mailsAbout('Claimed down').length >= 1, 10_000, 'the e-mail');
-    await sleep(800);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(alertsFor(listId)).toHaveLength(1);
     expect(mailsAbout('Claimed down')).toHaveLength(1);
   });
@@ -157,7 +167,7 @@ describe('low-stock alerts', () => {
     await eventually(() => alertsFor(listId).length === 2, 10_000, 'the second alert');
     expect(alertsFor(listId)[1]).toMatchObject({ availableCodes: 5, warningLimit: 5, listName: 'Uploaded' });
     await eventually(() => mailsAbout('Uploaded').length === 2, 10_000, 'two e-mails');
-    await sleep(500);
+    expect(await crossingsRaised(listId)).toBe(2);
     expect(alertsFor(listId)).toHaveLength(2);
   });
 
@@ -178,7 +188,7 @@ describe('low-stock alerts', () => {
       smtp.refusing = false;
     }
     await eventually(() => mailsAbout('Mail down').length === 1, 15_000, 'the e-mail after the server recovered');
-    await sleep(500);
+    expect(await crossingsRaised(listId)).toBe(1);
     expect(mailsAbout('Mail down')).toHaveLength(1);
     expect(alertsFor(listId)).toHaveLength(1);
   });
@@ -191,7 +201,7 @@ describe('low-stock alerts', () => {
        VALUES ('Missed crossing', 'FIXED', 'MISSED', 30, 30, 27, 5, '["ops@example.com"]')`,
     );
     const listId = String(inserted.insertId);
-    await sleep(400);
+    expect(await crossingsRaised(listId)).toBe(0);
     expect(alertsFor(listId)).toHaveLength(0);
 
     const worker = await startTestApp({

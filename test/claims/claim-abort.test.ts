@@ -1,7 +1,6 @@
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { claim, codesNamed, createCampaign, createUniqueList } from './claim-fixtures';
+import { claim, codesNamed, createCampaign, createUniqueList, sleep } from '../helpers/fixtures';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A claim batch cut off in the middle of its writes (its connection killed after the assignment

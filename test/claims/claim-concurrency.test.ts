@@ -2,7 +2,7 @@ import { errorCode, type GraphQLResponse } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { uploadCodes } from '../../bench/lib/upload-client';
 import { ClaimService } from '../../src/modules/claims/claim.service';
-import { appendCodes, campaignState, claim, codesNamed, createCampaign, createList, createUniqueList, listFigures } from './claim-fixtures';
+import { appendCodes, campaignState, claim, codesNamed, createCampaign, createList, createUniqueList, listFigures } from '../helpers/fixtures';
 
 /** The invariants every UNIQUE list must hold, read straight from the tables. */
 async function expectListConsistent(t: TestApp, listId: string): Promise<number> {
@@ -126,6 +126,24 @@ describe('the claim rate limit', () => {
     // After the second is over the key may claim again.
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect(errorCode(await claim(a, { campaignId, userId: 'rl-later' }, key1))).toBeUndefined();
+  });
+
+  it('counts a key once over all processes: its allowance used up on one process is refused on the other', async () => {
+    const listId = await createList(a, { name: 'limited across', kind: 'FIXED', fixedCode: 'ACROSS', fixedLimit: 1000 });
+    const campaignId = await createCampaign(a, [listId]);
+    // Counted per process, the other process would always answer a key it has not seen yet; counted
+    // in Redis it refuses it within the same second. A second can end between the two steps, so
+    // a few fresh keys are tried: per process, none of them is ever refused on the other process.
+    const refusedElsewhere: string[] = [];
+    for (let attempt = 0; attempt < 5 && refusedElsewhere.length === 0; attempt++) {
+      const key = await a.createKey('CLIENT');
+      const here = await Promise.all(Array.from({ length: 8 }, (_, i) => claim(a, { campaignId, userId: `across-${attempt}-${i}` }, key)));
+      if (!here.some((response) => errorCode(response) === 'RATE_LIMITED')) continue; // the claims spread over two seconds
+      const other = await claim(b, { campaignId, userId: `across-${attempt}-other` }, key);
+      if (errorCode(other) === 'RATE_LIMITED') refusedElsewhere.push(key);
+      else expect(errorCode(other)).toBeUndefined();
+    }
+    expect(refusedElsewhere).toHaveLength(1);
   });
 });
 

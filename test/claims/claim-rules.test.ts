@@ -6,17 +6,7 @@ import { ClaimDatabase } from '../../src/modules/claims/claim-database';
 import { ClaimService } from '../../src/modules/claims/claim.service';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import {
-  campaignState,
-  claim,
-  codesNamed,
-  createCampaign,
-  createList,
-  createUniqueList,
-  listFigures,
-  recordEvents,
-  sleep,
-} from './claim-fixtures';
+import { campaignState, claim, codesNamed, createCampaign, createList, createUniqueList, listFigures, recordEvents, sleep } from '../helpers/fixtures';
 
 const WINDOW_SECONDS = 2;
 

@@ -1,11 +1,11 @@
 import mysql from 'mysql2/promise';
 import { ClaimsOverloadedError } from '../../src/common/errors';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url';
+import { parseDatabaseUrl } from '../../src/config/database-url';
 import { ClaimService } from '../../src/modules/claims/claim.service';
 import { FinishedCampaigns } from '../../src/modules/claims/finished-campaigns';
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { campaignState, claim, codesNamed, createCampaign, createUniqueList } from './claim-fixtures';
+import { campaignState, claim, codesNamed, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 /** Resolves once `condition` holds, checking on every turn of the event loop (no fixed sleep). */
 async function until(condition: () => boolean): Promise<void> {

@@ -2,11 +2,10 @@
 // page.evaluate() callbacks run in the browser.
 import { readFileSync } from 'node:fs';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
-import { eventually } from '../realtime/live-helpers';
 import { describeInBrowser, launchBrowser, newPage, PHONE, screenshot, signIn } from './browser';
 import { ensureConsoleBuilt } from './console-build';
+import { claim, codesNamed, createCampaign, createUniqueList, eventually } from '../helpers/fixtures';
 
 /** The text of a locator, trimmed; waits until `expected` matches it. */
 async function waitForText(locator: Locator, expected: string | RegExp, timeoutMs = 15_000): Promise<string> {

@@ -1,10 +1,9 @@
 import type { Browser } from 'playwright-core';
-import { claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
-import { eventually } from '../realtime/live-helpers';
 import { describeInBrowser, launchBrowser, newPage, signIn } from './browser';
 import { ensureConsoleBuilt } from './console-build';
 import { TEST_ADMIN_KEY } from '../helpers/test-app';
+import { claim, codesNamed, createCampaign, createUniqueList, eventually } from '../helpers/fixtures';
 
 describeInBrowser('console WebSocket away and back', () => {
   let first: TestApp;

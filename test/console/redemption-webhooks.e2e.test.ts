@@ -1,11 +1,10 @@
 /// <reference lib="dom" />
 import type { Browser, Page } from 'playwright-core';
-import { claim, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
-import { eventually } from '../realtime/live-helpers';
 import { WebhookReceiver } from '../webhooks/webhook-receiver';
 import { describeInBrowser, launchBrowser, newPage, screenshot, signIn } from './browser';
 import { ensureConsoleBuilt } from './console-build';
+import { claim, createCampaign, createUniqueList, eventually } from '../helpers/fixtures';
 
 describeInBrowser('console: redemption figures and webhooks', () => {
   let t: TestApp;

@@ -1,7 +1,7 @@
 import type { AppContext } from '../../src/app-context';
 import { SEND_BATCH_QUEUE, SEND_QUEUE } from '../../src/modules/delivery/delivery.jobs';
 import type { TestApp } from '../helpers/test-app';
-import { eventually } from './gateway';
+import { eventually, settled } from '../helpers/fixtures';
 
 export const DELIVERY_FIELDS = 'channel status sentAt error attempts';
 
@@ -29,7 +29,7 @@ export async function upsertProfile(t: TestApp, input: Record<string, unknown>) 
   return t.gql(`mutation($input: UserProfileInput!) { upsertUserProfile(input: $input) { userId externalId phoneNumber pushToken attributes } }`, { input });
 }
 
-export { appendCodes, createCampaign, createList } from '../claims/claim-fixtures';
+export { appendCodes, createCampaign, createList } from '../helpers/fixtures';
 
 export const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code listId userId assignedAt expiresAt reused } }`;
 
@@ -63,17 +63,6 @@ export async function finalDeliveries(app: AppContext, assignmentId: string, exp
  * Waits until nothing more is going to be sent: every after-commit handler has run and the send
  * queues hold no job (delayed retries included), so a send that should not happen would have.
  */
-export async function sendsSettled(app: AppContext): Promise<void> {
-  await eventually(
-    async () => {
-      await app.eventBus.idle();
-      for (const name of [SEND_BATCH_QUEUE, SEND_QUEUE]) {
-        const counts = await app.queues.queue(name).getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-        if (Object.values(counts).some((count) => count > 0)) return false;
-      }
-      return true;
-    },
-    10_000,
-    'the send queues to drain',
-  );
+export function sendsSettled(app: AppContext): Promise<void> {
+  return settled([app], [SEND_BATCH_QUEUE, SEND_QUEUE], 10_000);
 }

@@ -17,7 +17,8 @@ import {
   setDelivery,
   upsertProfile,
 } from './delivery-fixtures';
-import { eventually, TestGateway } from './gateway';
+import { TestGateway } from './gateway';
+import { eventually } from '../helpers/fixtures';
 
 const TIMEOUT_MS = 600;
 const RETRY_BASE_MS = 40;

@@ -5,7 +5,8 @@ import { DistributionServices } from '../../src/modules/distribution/distributio
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { appendCodes, claim, createCampaign, createList, createMessage, gqlData, setDelivery, upsertProfile } from './delivery-fixtures';
-import { eventually, TestGateway } from './gateway';
+import { TestGateway } from './gateway';
+import { eventually } from '../helpers/fixtures';
 
 const JOB_FIELDS = 'id campaignId status total processed assigned reused failed notServed stopReason startedAt completedAt';
 

@@ -11,8 +11,8 @@ import {
   type GraphQLObjectType,
 } from 'graphql';
 import mysql from 'mysql2/promise';
-import { buildAppSchema } from '../../src/infra/graphql/schema';
-import { parseDatabaseUrl } from '../../src/infra/db/database-url';
+import { buildAppSchema } from '../../src/api/schema';
+import { parseDatabaseUrl } from '../../src/config/database-url';
 import { errorCode, postGraphQL, wsClient } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 

@@ -5,7 +5,8 @@ import { createRedis } from '../../src/infra/redis/redis';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { EXPIRY_QUEUE, expiryJobId } from '../../src/modules/expiry/list-expiry.service';
-import { AVAILABILITY, CAMPAIGN_STATUS, CLAIM, CREATE_CAMPAIGN, CREATE_LIST, UPDATE_LIST, collect, eventually, sleep, subscribing } from '../realtime/live-helpers';
+import { AVAILABILITY, CAMPAIGN_STATUS, CLAIM, CREATE_CAMPAIGN, CREATE_LIST, UPDATE_LIST, collect, subscribing } from '../realtime/live-helpers';
+import { eventually, sleep } from '../helpers/fixtures';
 
 const CAMPAIGN = `query($id: ID!) { campaign(id: $id) { status finishReason finishedAt } }`;
 const LIST = `query($id: ID!) { couponList(id: $id) { status expiresAt availableCodes } }`;

@@ -6,8 +6,9 @@ import { DownloadLinks } from '../../src/modules/exports/download-links';
 import { LocalDirectoryExportStorage } from '../../src/modules/exports/export-storage';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
-import { appendCodes, createCampaign, createList, download, exportList, insertAssignments, requestExport, sequenceTable, sleep, waitForExport } from './fixtures';
+import { download, exportList, insertAssignments, requestExport, sequenceTable, waitForExport } from './fixtures';
 import { parseCsvStrict } from './rfc4180';
+import { appendCodes, createCampaign, createList, sleep } from '../helpers/fixtures';
 
 const HEADER = ['external_id', 'user_id', 'coupon_code', 'assigned_at', 'redeemed_at', 'order_id'];
 const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code userId externalId assignedAt reused } }`;

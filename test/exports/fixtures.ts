@@ -1,33 +1,9 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { AppContext } from '../../src/app-context';
+import { sleep } from '../helpers/fixtures';
 import type { TestApp } from '../helpers/test-app';
 
 export const EXPORT_FIELDS = 'id listId campaignId from to status rowCount downloadUrl failureReason createdAt snapshotAt completedAt fileExpiresAt';
-
-export async function createList(t: TestApp, input: Record<string, unknown>): Promise<string> {
-  const response = await t.gql(`mutation($input: CreateCouponListInput!) { createCouponList(input: $input) { id } }`, { input });
-  if (!response.data) throw new Error(JSON.stringify(response.errors));
-  return response.data.createCouponList.id;
-}
-
-/** Makes codes claimable on a UNIQUE list the way an upload does (rows above visible_seq, then one locked update). */
-export async function appendCodes(app: AppContext, listId: string, codes: string[]): Promise<void> {
-  const [{ visible_seq: visible }] = await app.dataSource.query('SELECT visible_seq FROM coupon_lists WHERE id = ?', [listId]);
-  const first = Number(visible) + 1;
-  await app.dataSource.query('INSERT INTO coupon_codes (list_id, seq, code) VALUES ?', [codes.map((code, index) => [listId, first + index, code])]);
-  await app.transaction(async (tx) => {
-    await tx.query('SELECT id FROM coupon_lists WHERE id = ? FOR UPDATE', [listId]);
-    await tx.query('UPDATE coupon_lists SET visible_seq = ?, total_codes = total_codes + ? WHERE id = ?', [first + codes.length - 1, codes.length, listId]);
-  });
-}
-
-export async function createCampaign(t: TestApp, listIds: string[]): Promise<string> {
-  const response = await t.gql(`mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }`, {
-    input: { name: `Campaign ${listIds.join('+')}`, kind: 'WIDGET', listIds },
-  });
-  if (!response.data) throw new Error(JSON.stringify(response.errors));
-  return response.data.createCampaign.id;
-}
 
 export interface AssignmentRow {
   id?: string;
@@ -58,8 +34,6 @@ export function sequenceTable(count: number): string {
   const value = Array.from({ length: places }, (_, i) => `d${i}.d * ${10 ** i}`).join(' + ');
   return `(SELECT ${value} + 1 AS n FROM ${digits} HAVING n <= ${count}) seq`;
 }
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls couponUsageExport until it is COMPLETED or FAILED. */
 export async function waitForExport(t: TestApp, id: string, timeoutMs = 30_000): Promise<any> {

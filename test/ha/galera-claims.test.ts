@@ -3,9 +3,9 @@ import { createDataSource, ensureDatabaseExists, openDataSource } from '../../sr
 import { DatabaseHosts } from '../../src/infra/db/database-hosts';
 import { runMigrations } from '../../src/infra/db/migrate';
 import { createLogger } from '../../src/infra/logging/logger';
-import { claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { describeOnCluster, expectAnswersStored, galeraUrlPreferring, localCluster, nodeConnection } from './cluster-helpers';
+import { claim, codesNamed, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 describeOnCluster('claims on a Galera cluster', () => {
   beforeAll(async () => {

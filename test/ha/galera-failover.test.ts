@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { LocalCluster } from '../../src/infra/local-services/cluster';
 import { DatabaseHosts } from '../../src/infra/db/database-hosts';
-import { claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { readUpload, upload } from '../uploads/upload-helpers';
 import { CLUSTER_URLS, describeOnCluster, expectAnswersStored, localCluster, nodeConnection, eventually } from './cluster-helpers';
+import { claim, codesNamed, createCampaign, createUniqueList, sleep } from '../helpers/fixtures';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
 describeOnCluster('the writing Galera node killed under claims and an import', () => {

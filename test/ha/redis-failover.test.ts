@@ -1,13 +1,12 @@
 import { Redis } from 'ioredis';
 import { SENTINEL_MASTER, SENTINEL_PORTS, type LocalCluster } from '../../src/infra/local-services/cluster';
-import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../claims/claim-fixtures';
 import { wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { AVAILABILITY, collect, subscribing } from '../realtime/live-helpers';
 import { readUpload, upload } from '../uploads/upload-helpers';
 import { CLUSTER_URLS, describeOnCluster, localCluster, eventually } from './cluster-helpers';
+import { claim, codesNamed, createCampaign, createList, createUniqueList, sleep } from '../helpers/fixtures';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 
 describeOnCluster('the Redis primary failed over under claims, an import and pending expiry jobs', () => {

@@ -1,7 +1,7 @@
 import type { Client } from 'graphql-ws';
-import { ASSIGNMENT_FIELDS, claim, codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
+import { ASSIGNMENT_FIELDS, claim, codesNamed, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 const aliasedClaims = (campaignId: string, count: number) =>
   `mutation { ${Array.from({ length: count }, (_, i) => `c${i}: claimCoupon(input: { campaignId: "${campaignId}", userId: "invented-${i}" }) { id code }`).join(' ')} }`;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { eventually } from '../realtime/live-helpers';
 import { errorCode, rawGraphQLSocket } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
+import { eventually } from '../helpers/fixtures';
 
 const CREATE_KEY = 'mutation { createApiKey(name: "minted", role: ADMIN) { secret } }';
 

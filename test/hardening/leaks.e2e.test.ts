@@ -4,11 +4,10 @@ import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { DEV_ADMIN_KEY } from '../../src/modules/auth/api-key.service';
-import { claim, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { requestExport, waitForExport } from '../exports/fixtures';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
-import { eventually } from '../realtime/live-helpers';
+import { claim, createCampaign, createUniqueList, eventually } from '../helpers/fixtures';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const HISTORY = 'history { kind channel outcome httpStatus error }';

@@ -1,8 +1,8 @@
 import { gzipSync } from 'node:zlib';
 import { connect, type Socket } from 'node:net';
-import { eventually } from '../realtime/live-helpers';
 import { errorCode, rawGraphQLSocket, wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
+import { eventually } from '../helpers/fixtures';
 
 const LOW_STOCK = 'subscription { lowStockAlerts { listId } }';
 

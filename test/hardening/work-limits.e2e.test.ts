@@ -1,11 +1,10 @@
 import { CampaignService } from '../../src/modules/campaigns/campaign.service';
 import { CodeUploadService } from '../../src/modules/uploads/code-upload.service';
-import { codesNamed, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { requestExport } from '../exports/fixtures';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { eventually } from '../realtime/live-helpers';
 import { upload } from '../uploads/upload-helpers';
+import { codesNamed, createCampaign, createUniqueList, eventually } from '../helpers/fixtures';
 
 describe('bounded work for read keys', () => {
   // No workers: exports stay QUEUED and uploads unfinished, as when the workers are busy.

@@ -4,7 +4,7 @@ import type { DestinationStream } from 'pino';
 import { startApp, type RunningApp } from '../../src/app';
 import type { AppContext } from '../../src/app-context';
 import { loadConfig } from '../../src/config/config';
-import { parseDatabaseUrl, withDatabaseName } from '../../src/infra/db/database-url';
+import { parseDatabaseUrl, withDatabaseName } from '../../src/config/database-url';
 import { createLogger } from '../../src/infra/logging/logger';
 import { postGraphQL, type GraphQLResponse } from './graphql-client';
 

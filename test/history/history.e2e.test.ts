@@ -1,7 +1,8 @@
 import { v7 as uuidv7 } from 'uuid';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { appendCodes, createCampaign, createList, insertAssignments } from '../exports/fixtures';
+import { insertAssignments } from '../exports/fixtures';
+import { appendCodes, createCampaign, createList } from '../helpers/fixtures';
 
 const USER_COUPONS = `query($userId: String!, $first: Int, $after: String) {
   userCoupons(userId: $userId, first: $first, after: $after) {

@@ -1,22 +1,10 @@
 import type { Client } from 'graphql-ws';
 import type { AppContext } from '../../src/app-context';
-import { snapshotOf } from '../../src/modules/lists/coupon-list.service';
+import { eventually } from '../helpers/fixtures';
+import { snapshotOf } from '../../src/modules/lists/list-rows';
 import { CouponList } from '../../src/modules/lists/coupon-list.entity';
 import { CouponListStockChanged } from '../../src/modules/lists/coupon-list.events';
 import { LiveUpdateHub, type LiveSubscriptionCounts } from '../../src/modules/realtime/live-update-hub';
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` returns a truthy value (or throws after `timeoutMs`). */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 export interface Received<T> {
   data: T;

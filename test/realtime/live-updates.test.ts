@@ -3,20 +3,8 @@ import { wsClient } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { LiveUpdateHub } from '../../src/modules/realtime/live-update-hub';
 import type { AvailabilityUpdate } from '../../src/modules/realtime/live-update.types';
-import {
-  AVAILABILITY,
-  CAMPAIGN_STATUS,
-  CLAIM,
-  CREATE_CAMPAIGN,
-  CREATE_LIST,
-  UPDATE_LIST,
-  collect,
-  eventually,
-  publishStock,
-  setAssigned,
-  sleep,
-  subscribing,
-} from './live-helpers';
+import { AVAILABILITY, CAMPAIGN_STATUS, CLAIM, CREATE_CAMPAIGN, CREATE_LIST, UPDATE_LIST, collect, publishStock, setAssigned, subscribing } from './live-helpers';
+import { eventually, sleep } from '../helpers/fixtures';
 
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 

@@ -1,11 +1,11 @@
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { CodeLookupService } from '../../src/modules/redemptions/code-lookup.service';
 import { RedemptionService } from '../../src/modules/redemptions/redemption.service';
-import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../claims/claim-fixtures';
 import { download, exportList } from '../exports/fixtures';
 import { parseCsvStrict } from '../exports/rfc4180';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
+import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
 
 const REDEMPTION_FIELDS = 'id assignmentId code userId orderId redeemedAt undoneAt';
 const REDEEM = `mutation($input: RedeemCouponInput!) { redeemCoupon(input: $input) { ${REDEMPTION_FIELDS} } }`;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { withDatabaseName } from '../../src/infra/db/database-url';
+import { withDatabaseName } from '../../src/config/database-url';
 import { dropDatabase, TEST_ADMIN_KEY } from '../helpers/test-app';
 
 const ROOT = join(__dirname, '..', '..');
@@ -40,7 +40,7 @@ function filesLoadedBy(role: 'worker' | 'api', databaseUrl: string): string[] {
 }
 
 /** What only an API process needs: the HTTP and GraphQL server stack, the schema, the resolvers. */
-const API_ONLY = [/node_modules\/@apollo\/server\//, /node_modules\/express\//, /node_modules\/graphql-ws\//, /node_modules\/ws\//, /node_modules\/graphql-upload-minimal\//, /src\/infra\/graphql\/(schema|server)\.ts$/, /\.resolver\.ts$/, /\.api\.ts$/];
+const API_ONLY = [/node_modules\/@apollo\/server\//, /node_modules\/express\//, /node_modules\/graphql-ws\//, /node_modules\/ws\//, /node_modules\/graphql-upload-minimal\//, /src\/api\/(schema|server)\.ts$/, /\.resolver\.ts$/, /\.api\.ts$/];
 
 describe('what a process loads for its role', () => {
   const databaseUrl = withDatabaseName(process.env.DATABASE_URL!, `coupons_test_roles_${randomBytes(4).toString('hex')}`);

@@ -1,5 +1,6 @@
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { allCodeRows, claimableCodes, createUniqueList, listFigures, uploadAndWait } from './upload-helpers';
+import { allCodeRows, claimableCodes, listFigures, uploadAndWait } from './upload-helpers';
+import { createUniqueList } from '../helpers/fixtures';
 
 type Expect =
   | { valid: string }

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { findExecutable } from '../../src/infra/local-services/binaries';
 import { probeRedis } from '../../src/infra/local-services/probe';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { claimableCodes, createUniqueList, listFigures, readUpload, upload, waitForUpload } from './upload-helpers';
+import { claimableCodes, listFigures, readUpload, upload, waitForUpload } from './upload-helpers';
+import { createUniqueList, sleep } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A file of `unique` distinct codes with duplicates and invalid lines mixed in, and the counts

@@ -5,12 +5,6 @@ export { CODE_UPLOAD_FIELDS };
 
 export const LIST_FIGURES = 'id totalCodes assignedCodes availableCodes status';
 
-export async function createUniqueList(t: TestApp, name = 'Uploads'): Promise<string> {
-  const response = await t.gql(`mutation($name: String!) { createCouponList(input: { name: $name, kind: UNIQUE }) { id } }`, { name });
-  if (!response.data) throw new Error(JSON.stringify(response.errors));
-  return response.data.createCouponList.id;
-}
-
 export function upload(
   t: { baseUrl: string },
   listId: string,

@@ -1,17 +1,8 @@
 import { CodeImportService } from '../../src/modules/uploads/code-import.service';
 import { errorCode, wsClient } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import {
-  CODE_UPLOAD_FIELDS,
-  allCodeRows,
-  claimableCodes,
-  createUniqueList,
-  listFigures,
-  readUpload,
-  upload,
-  uploadAndWait,
-  waitForUpload,
-} from './upload-helpers';
+import { CODE_UPLOAD_FIELDS, allCodeRows, claimableCodes, listFigures, readUpload, upload, uploadAndWait, waitForUpload } from './upload-helpers';
+import { createUniqueList } from '../helpers/fixtures';
 
 const codes = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i + 1}`);
 const file = (lines: string[]) => `${lines.join('\n')}\n`;

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { WEBHOOK_DISPATCH_QUEUE, WEBHOOK_SEND_QUEUE } from '../../src/modules/webhooks/webhook-jobs';
-import { claim, createCampaign, createUniqueList } from '../claims/claim-fixtures';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { buildService, killProcess, startWorkerProcess } from '../helpers/worker-process';
 import { createEndpoint, deliveries, waitForDeliveries } from './webhook-fixtures';
 import { WebhookReceiver } from './webhook-receiver';
+import { claim, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 /** Webhook delivery across worker deaths: the outbox row is the truth, whatever happened to the jobs. */
 describe('webhooks when the worker dies', () => {

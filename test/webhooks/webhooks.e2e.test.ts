@@ -1,6 +1,5 @@
 import { Webhook } from 'standardwebhooks';
 import { startSmtpSink, type SmtpSink } from '../alerts/smtp-sink';
-import { appendCodes, claim, codesNamed, createCampaign, createList, createUniqueList } from '../claims/claim-fixtures';
 import { exportList } from '../exports/fixtures';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -8,6 +7,7 @@ import { upload, uploadAndWait, waitForUpload } from '../uploads/upload-helpers'
 import { WebhookDispatcher } from '../../src/modules/webhooks/webhook-dispatcher';
 import { ALL_EVENTS, createEndpoint, deliveries, ENDPOINT_FIELDS, waitForDeliveries } from './webhook-fixtures';
 import { WebhookReceiver } from './webhook-receiver';
+import { appendCodes, claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
 
 const REDEEM = `mutation($input: RedeemCouponInput!) { redeemCoupon(input: $input) { id assignmentId code userId orderId redeemedAt } }`;
 

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
+import type { MysqlDataSourceOptions } from 'typeorm/driver/mysql/MysqlDataSourceOptions.js';
 import { DatabaseHosts } from './database-hosts.js';
-import { parseDatabaseUrl } from './database-url.js';
+import { parseDatabaseUrl } from '../../config/database-url.js';
 
 export interface DataSourceOptions {
   databaseUrl: string;
@@ -67,9 +68,10 @@ export async function onEveryConnection(dataSource: DataSource, statements: stri
 /** On a Galera node, reads wait until the node has applied every write committed before them. */
 export const SYNC_WAIT = 'SET SESSION wsrep_sync_wait = 1';
 
-export function createDataSource({ databaseUrl, poolSize, entities }: DataSourceOptions): DataSource {
+/** TypeORM options of a pool to DATABASE_URL (the main pool, or a special one: see special-connections.ts). */
+export function dataSourceOptions(databaseUrl: string, poolSize: number, entities: Function[]): MysqlDataSourceOptions {
   const { stream, ...location } = connectionOptions(databaseUrl);
-  return new DataSource({
+  return {
     type: 'mysql',
     host: location.host,
     port: location.port,
@@ -77,8 +79,6 @@ export function createDataSource({ databaseUrl, poolSize, entities }: DataSource
     password: location.password,
     database: location.database,
     entities,
-    migrations: [MIGRATIONS_GLOB],
-    migrationsTableName: 'schema_migrations',
     // Schema changes go through migrations only, never synchronize.
     synchronize: false,
     // Dates are stored and read as UTC.
@@ -88,7 +88,11 @@ export function createDataSource({ databaseUrl, poolSize, entities }: DataSource
     bigNumberStrings: true,
     supportBigNumbers: true,
     extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
-  });
+  };
+}
+
+export function createDataSource({ databaseUrl, poolSize, entities }: DataSourceOptions): DataSource {
+  return new DataSource({ ...dataSourceOptions(databaseUrl, poolSize, entities), migrations: [MIGRATIONS_GLOB], migrationsTableName: 'schema_migrations' });
 }
 
 /**

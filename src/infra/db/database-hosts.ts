@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Logger } from '../logging/logger.js';
-import { parseDatabaseHosts, parseDatabaseUrl, type DatabaseHost } from './database-url.js';
+import { parseDatabaseHosts, parseDatabaseUrl, type DatabaseHost } from '../../config/database-url.js';
 
 /** What a probe of one host found. */
 export interface HostState {

@@ -1,8 +1,21 @@
 import type { Router } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { AppContext } from '../../app-context.js';
+import type { Redis } from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { AppConfig } from '../../config/config.js';
 import { wsrepState } from '../db/database-hosts.js';
+import type { Logger } from '../logging/logger.js';
 import { redisWritable } from '../redis/redis.js';
+import type { Metrics } from './metrics.js';
+
+/** What the health and metrics routes read (the process's AppContext has all of it). */
+export interface HealthSources {
+  config: Pick<AppConfig, 'METRICS_TOKEN'>;
+  dataSource: DataSource;
+  redis: Redis;
+  logger: Logger;
+  metrics: Metrics;
+}
 
 /** The check's answer, or a rejection after `ms`; the timer goes with the answer. */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -21,7 +34,7 @@ const digest = (text: string) => createHash('sha256').update(text, 'utf8').diges
  * naming the part that is not ready in the service's own words, never the driver's (those go to
  * the log); /metrics, with METRICS_TOKEN set, only to `Authorization: Bearer <METRICS_TOKEN>`.
  */
-export function mountHealthRoutes(router: Router, app: AppContext): void {
+export function mountHealthRoutes(router: Router, app: HealthSources): void {
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'ok' });
   });

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import type { LocalServicesLogger } from './local-services.js';
+import type { LocalServicesLogger } from './services-logger.js';
 import { run } from './processes.js';
 
 export interface MariadbBinaries {

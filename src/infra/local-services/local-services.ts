@@ -4,11 +4,9 @@ import { BinaryProvider } from './binaries.js';
 import { type Address, type ProbeResult, addressOf, formatAddress, redactUrl } from './probe.js';
 import { isAlive, liveServerPid, readPid, sleep, tail, terminate, withLock } from './processes.js';
 import { type LocalServer, localServers, stateDirOf } from './servers.js';
+import type { LocalServicesLogger } from './services-logger.js';
 
-export interface LocalServicesLogger {
-  info(msg: string): void;
-  warn(msg: string): void;
-}
+export type { LocalServicesLogger } from './services-logger.js';
 
 export interface EnsureLocalServicesOptions {
   /** e.g. mysql://root@127.0.0.1:3306/coupons */

@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
-import { parseRedisUrl } from './redis-url.js';
+import { parseRedisUrl } from '../../config/redis-url.js';
 
 /**
  * A Redis connection for the given REDIS_URL: one server, the primary a Sentinel group points at

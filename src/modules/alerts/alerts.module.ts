@@ -9,8 +9,9 @@ export const alertsModule: AppModule = {
   onInit(app) {
     const alerts = app.get(LowStockAlertService);
     app.eventBus.on(CouponListStockChanged, (event) => alerts.onStockChanged(event.list));
+    // The handlers hand back their checks: the event bus counts them until done (shutdown and eventBus.idle() wait for them).
     app.eventBus.on(CouponListEdited, (event) => {
-      if (event.created || event.changed.some((field) => field === 'warningLimit' || field === 'fixedLimit')) alerts.onEdited(event.list.id);
+      if (event.created || event.changed.some((field) => field === 'warningLimit' || field === 'fixedLimit')) return alerts.onEdited(event.list.id);
     });
   },
   async startWorkers(app) {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppContext } from '../../app-context.js';
 import type { CouponListSnapshot } from '../lists/coupon-list.events.js';
+import { ABOVE_WARNING_LIMIT_SQL, AT_OR_BELOW_WARNING_LIMIT_SQL, flagLowStock, rearmLowStockAlert } from '../lists/list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { LowStockAlertRaised, type LowStockAlertFigures } from './low-stock.events.js';
@@ -37,14 +38,6 @@ interface AlertRow {
 }
 
 /**
- * A list row at or below its warning limit. A list that never had a code (total 0: a new UNIQUE
- * list before its first upload) is not "low on stock" and raises nothing.
- */
-const AT_OR_BELOW_LIMIT = 'warning_limit IS NOT NULL AND total_codes > 0 AND total_codes - assigned_codes <= warning_limit';
-/** updated_at is kept: the alert state is not an edit of the list. */
-const KEEP_UPDATED_AT = 'updated_at = updated_at';
-
-/**
  * Low-stock alerts: exactly one per crossing of the warning limit, whichever and however many
  * processes see the crossing at once.
  *
@@ -71,8 +64,8 @@ export class LowStockAlertService {
 
   constructor(private readonly app: AppContext) {}
 
-  /** A list's committed figures changed (claim, upload, edit, expiry). */
-  onStockChanged(list: CouponListSnapshot): void {
+  /** A list's committed figures changed (claim, upload, edit, expiry). Resolves when the check it asked for is done. */
+  onStockChanged(list: CouponListSnapshot): Promise<void> | void {
     if (list.warningLimit === null || list.totalCodes === 0) return;
     const known = this.known.get(list.id);
     const atOrBelow = list.availableCodes <= list.warningLimit;
@@ -85,13 +78,13 @@ export class LowStockAlertService {
     ) {
       return;
     }
-    this.requestCheck(list.id);
+    return this.requestCheck(list.id);
   }
 
   /** A list was created or edited: its limit or figures may have moved either way. */
-  onEdited(listId: string): void {
+  onEdited(listId: string): Promise<void> {
     this.known.delete(listId);
-    this.requestCheck(listId);
+    return this.requestCheck(listId);
   }
 
   /** Checks a list soon; concurrent requests for one list collapse into one more check. */
@@ -146,23 +139,13 @@ export class LowStockAlertService {
 
   /** Re-arms the alert of a list that is above its limit (or has none any more). */
   private async rearm(listId: string): Promise<boolean> {
-    const result = await this.app.dataSource.query(
-      `UPDATE coupon_lists SET low_stock_alerted = 0, ${KEEP_UPDATED_AT}
-        WHERE id = ? AND low_stock_alerted = 1 AND (warning_limit IS NULL OR total_codes - assigned_codes > warning_limit)`,
-      [listId],
-    );
-    return affectedRows(result) === 1;
+    return rearmLowStockAlert(this.app.dataSource, listId);
   }
 
   /** Raises the alert if this statement is the one that flips the flag; true if it did. */
   async raise(listId: string): Promise<boolean> {
     return this.app.transaction(async (tx) => {
-      const result = await tx.query(
-        `UPDATE coupon_lists SET low_stock_alerted = 1, low_stock_alerts = low_stock_alerts + 1, ${KEEP_UPDATED_AT}
-          WHERE id = ? AND low_stock_alerted = 0 AND ${AT_OR_BELOW_LIMIT}`,
-        [listId],
-      );
-      if (affectedRows(result) !== 1) return false;
+      if (!(await flagLowStock(tx, listId))) return false;
       const [row]: Array<{ name: string; total_codes: number; assigned_codes: number; warning_limit: number; alert_emails: unknown; low_stock_alerts: number }> =
         await tx.query(
           'SELECT name, total_codes, assigned_codes, warning_limit, alert_emails, low_stock_alerts FROM coupon_lists WHERE id = ?',
@@ -227,8 +210,8 @@ export class LowStockAlertService {
   async sweep(): Promise<number> {
     const rows: Array<{ id: string }> = await this.app.dataSource.query(
       `SELECT id FROM coupon_lists
-        WHERE (low_stock_alerted = 0 AND ${AT_OR_BELOW_LIMIT})
-           OR (low_stock_alerted = 1 AND (warning_limit IS NULL OR total_codes - assigned_codes > warning_limit))`,
+        WHERE (low_stock_alerted = 0 AND ${AT_OR_BELOW_WARNING_LIMIT_SQL})
+           OR (low_stock_alerted = 1 AND ${ABOVE_WARNING_LIMIT_SQL})`,
     );
     for (const row of rows) await this.requestCheck(String(row.id));
     return rows.length;
@@ -238,10 +221,6 @@ export class LowStockAlertService {
     if (this.known.size >= MAX_KNOWN_LISTS && !this.known.has(listId)) this.known.clear();
     this.known.set(listId, state);
   }
-}
-
-function affectedRows(result: unknown): number {
-  return Number((result as { affectedRows?: number })?.affectedRows ?? 0);
 }
 
 function parseEmails(value: unknown): string[] {

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { ApiKey, CreatedApiKey } from './api-key.entity.js';
 import { Allow, ApiKeyRole } from './api-key-role.js';
 import { ApiKeyService } from './api-key.service.js';

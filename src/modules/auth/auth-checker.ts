@@ -1,6 +1,6 @@
 import type { AuthChecker } from 'type-graphql';
 import { ForbiddenError, UnauthenticatedError } from '../../common/errors.js';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import type { ApiKeyRole } from './api-key-role.js';
 
 /** type-graphql's @Authorized(...roles) check: no caller → UNAUTHENTICATED, wrong role → FORBIDDEN. */

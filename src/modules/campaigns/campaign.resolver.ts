@@ -1,6 +1,6 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 import { BatchLoader, requestLoader } from '../../common/request-loader.js';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList } from '../lists/coupon-list.entity.js';

@@ -3,24 +3,15 @@ import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError } from '../../common/errors.js';
 import { isRowId, requireRowId } from '../../common/ids.js';
 import { requireText } from '../../common/validation.js';
-import type { Tx } from '../../infra/db/transaction.js';
 import { CouponList, CouponListStatus, couponListStatus } from '../lists/coupon-list.entity.js';
 import { Campaign, CampaignList, CampaignStatus, FinishReason, type CreateCampaignInput } from './campaign.entity.js';
 import { CampaignStatusChanged } from './campaign.events.js';
-import { WebhookEvent } from '../webhooks/webhook-event.js';
+import { campaignFinishedMessage } from './campaign-finishing.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
-
-/** The campaign.finished webhook messages of campaigns finished now. */
-function finishedMessages(ids: string[], reason: FinishReason, at: Date) {
-  return ids.map((campaignId) => ({ event: WebhookEvent.CAMPAIGN_FINISHED, at, data: { campaignId, finishReason: reason, finishedAt: at } }));
-}
 
 const MAX_LISTS_PER_CAMPAIGN = 100;
 export const DEFAULT_CAMPAIGN_PAGE = 100;
 export const MAX_CAMPAIGN_PAGE = 500;
-
-/** SQL: a list row `l` that can still hand out a code now. */
-export const LIST_CAN_SERVE_SQL = 'l.total_codes > l.assigned_codes AND (l.expires_at IS NULL OR l.expires_at > UTC_TIMESTAMP(3))';
 
 export class CampaignService {
   constructor(private readonly app: AppContext) {}
@@ -108,37 +99,9 @@ export class CampaignService {
       campaign.finishReason = FinishReason.MANUAL;
       campaign.finishedAt = new Date();
       const saved = await tx.manager.getRepository(Campaign).save(campaign);
-      await writeWebhookMessages(tx, finishedMessages([saved.id], FinishReason.MANUAL, campaign.finishedAt));
+      await writeWebhookMessages(tx, [campaignFinishedMessage(saved.id, FinishReason.MANUAL, campaign.finishedAt)]);
       tx.publish(new CampaignStatusChanged(saved.id, saved.status, saved.finishReason));
       return saved;
     });
-  }
-
-  /**
-   * Inside the caller's transaction: finishes every ACTIVE campaign drawing from `listIds` that
-   * none of its lists can serve any more, with `reason`. Returns the ids it finished.
-   */
-  async finishCampaignsThatCannotServe(tx: Tx, listIds: string[], reason: FinishReason): Promise<string[]> {
-    if (listIds.length === 0) return [];
-    const rows: Array<{ id: string }> = await tx.query(
-      `SELECT c.id FROM campaigns c
-        WHERE c.status = 'ACTIVE'
-          AND c.id IN (SELECT campaign_id FROM campaign_lists WHERE list_id IN (?))
-          AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
-                           WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})
-        ORDER BY c.id
-        FOR UPDATE`,
-      [listIds],
-    );
-    const ids = rows.map((row) => String(row.id));
-    if (ids.length === 0) return [];
-    await tx.query(
-      `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
-        WHERE id IN (?) AND status = 'ACTIVE'`,
-      [reason, ids],
-    );
-    await writeWebhookMessages(tx, finishedMessages(ids, reason, new Date()));
-    for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, reason));
-    return ids;
   }
 }

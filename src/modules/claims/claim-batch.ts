@@ -9,10 +9,10 @@ import {
 } from '../../common/errors.js';
 import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { CampaignStatus, FinishReason } from '../campaigns/campaign.entity.js';
-import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
-import { LIST_CAN_SERVE_SQL } from '../campaigns/campaign.service.js';
-import { CouponListKind, couponListStatus } from '../lists/coupon-list.entity.js';
+import { finishCampaignsThatCannotServe, finishCampaignWrite } from '../campaigns/campaign-finishing.js';
+import { CouponListKind } from '../lists/coupon-list.entity.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { listClaimMovesWrite, snapshotOf, type ListClaimMove } from '../lists/list-rows.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { SUBSCRIBED_EVENTS_SQL, subscribedEvents } from '../webhooks/webhook-subscriptions.js';
 import { CouponAssignmentsReused, CouponsAssigned, type NewAssignment } from './claim.events.js';
@@ -30,7 +30,7 @@ export interface ValidClaim {
 /** What one claim of a batch came to: an assignment (new or reused) or a domain refusal. */
 export type ClaimOutcome = { assignment: CouponAssignment } | { error: DomainError };
 
-interface CampaignRow {
+export interface CampaignRow {
   status: CampaignStatus;
   finish_reason: FinishReason | null;
   now: Date;
@@ -38,7 +38,7 @@ interface CampaignRow {
   list_id: string | null;
 }
 
-interface ListRow {
+export interface ListRow {
   id: string;
   name: string;
   kind: CouponListKind;
@@ -52,7 +52,7 @@ interface ListRow {
   position: number;
 }
 
-interface WindowRow {
+export interface WindowRow {
   id: string;
   list_id: string;
   code: string;
@@ -62,14 +62,14 @@ interface WindowRow {
   expires_at: Date | null;
 }
 
-interface CodeRow {
+export interface CodeRow {
   list_id: string;
   seq: string;
   code: string;
 }
 
 /** A campaign list as the batch sees it while holding its row lock. */
-interface ListState {
+export interface ListState {
   row: ListRow;
   position: number;
   expired: boolean;
@@ -80,7 +80,7 @@ interface ListState {
 }
 
 /** Where one claim goes in the allocation pass. */
-type Plan =
+export type Plan =
   | { kind: 'new'; list: ListState; slot: number }
   | { kind: 'reuse-stored'; window: WindowRow }
   | { kind: 'reuse-batch'; of: number }
@@ -279,7 +279,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
     writes.push({ sql: 'INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', params: [reuses.map((reuse) => [reuse.assignmentId, now])] });
   }
   const exhaustedLists: string[] = [];
-  const moves: ListMove[] = [];
+  const moves: ListClaimMove[] = [];
   const finishedCampaigns: Array<{ id: string; reason: FinishReason }> = [];
   for (const [list, count] of taken) {
     const row = list.row;
@@ -289,28 +289,14 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
     row.claim_cursor = String(cursor);
     list.available -= count;
     if (list.available <= 0) exhaustedLists.push(row.id);
-    tx.publish(
-      new CouponListStockChanged({
-        id: row.id,
-        name: row.name,
-        totalCodes: row.total_codes,
-        assignedCodes: row.assigned_codes,
-        availableCodes: Math.max(0, row.total_codes - row.assigned_codes),
-        warningLimit: row.warning_limit,
-        expiresAt: row.expires_at,
-        status: couponListStatus({ expiresAt: row.expires_at, totalCodes: row.total_codes, assignedCodes: row.assigned_codes }, now),
-      }),
-    );
+    const figures = { id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes, warningLimit: row.warning_limit, expiresAt: row.expires_at };
+    tx.publish(new CouponListStockChanged(snapshotOf(figures, now)));
   }
-  if (moves.length > 0) writes.push(listMovesWrite(moves));
+  if (moves.length > 0) writes.push(listClaimMovesWrite(moves));
   // A campaign finishes the moment none of its lists can hand out a code.
   if (active && !byPosition.some((list) => canServe(list))) {
     const reason = byPosition.length > 0 && byPosition.every((list) => list.expired) ? FinishReason.LIST_EXPIRED : FinishReason.LIST_EXHAUSTED;
-    writes.push({
-      sql: `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = ?, updated_at = ? WHERE id = ? AND status = 'ACTIVE'`,
-      params: [reason, now, now, campaignId],
-    });
-    tx.publish(new CampaignStatusChanged(campaignId, CampaignStatus.FINISHED, reason));
+    writes.push(finishCampaignWrite(tx, campaignId, reason, now));
     finishedCampaigns.push({ id: campaignId, reason });
   }
   for (const write of writes) {
@@ -320,7 +306,9 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
     }
   }
   if (exhaustedLists.length > 0) {
-    for (const id of await finishOtherCampaigns(tx, campaignId, exhaustedLists)) finishedCampaigns.push({ id, reason: FinishReason.LIST_EXHAUSTED });
+    // Other campaigns drawing from these lists; their webhook messages go out with the batch's.
+    const others = await finishCampaignsThatCannotServe(tx, exhaustedLists, FinishReason.LIST_EXHAUSTED, { except: campaignId, skipLocked: true, webhookMessages: false });
+    for (const id of others) finishedCampaigns.push({ id, reason: FinishReason.LIST_EXHAUSTED });
   }
   // The batch's webhook messages that some endpoint subscribes to: one multi-row insert into the
   // outbox, inside this transaction (none at all without endpoints).
@@ -341,41 +329,6 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   if (newAssignments.length > 0) tx.publish(new CouponsAssigned(newAssignments));
   if (reuses.length > 0) tx.publish(new CouponAssignmentsReused(reuses));
   return outcomes;
-}
-
-/** How one list's counters move in a batch. */
-interface ListMove {
-  id: string;
-  fromCursor: string;
-  toCursor: string;
-  fromAssigned: number;
-  count: number;
-}
-
-/**
- * One guarded UPDATE for every list the batch took codes from: each row changes only if its
- * cursor and counter are still what the batch read under the lock, and all of them must change.
- */
-function listMovesWrite(moves: ListMove[]): Write {
-  if (moves.length === 1) {
-    const [move] = moves;
-    return {
-      sql: 'UPDATE coupon_lists SET claim_cursor = ?, assigned_codes = assigned_codes + ? WHERE id = ? AND claim_cursor = ? AND assigned_codes = ?',
-      params: [move.toCursor, move.count, move.id, move.fromCursor, move.fromAssigned],
-      rows: 1,
-    };
-  }
-  const cases = moves.map(() => 'WHEN ? THEN ?').join(' ');
-  return {
-    sql: `UPDATE coupon_lists SET claim_cursor = CASE id ${cases} END, assigned_codes = assigned_codes + CASE id ${cases} END
-           WHERE ${moves.map(() => '(id = ? AND claim_cursor = ? AND assigned_codes = ?)').join(' OR ')}`,
-    params: [
-      ...moves.flatMap((move) => [move.id, move.toCursor]),
-      ...moves.flatMap((move) => [move.id, move.count]),
-      ...moves.flatMap((move) => [move.id, move.fromCursor, move.fromAssigned]),
-    ],
-    rows: moves.length,
-  };
 }
 
 /**
@@ -426,7 +379,7 @@ function storedAssignment(window: WindowRow, campaignId: string): CouponAssignme
  * inside the window always gets the earlier assignment back, even from a finished campaign),
  * then CAMPAIGN_FINISHED, then the list's state (EXPIRED wins over EXHAUSTED).
  */
-function allocate(
+export function allocate(
   claims: ValidClaim[],
   campaignId: string,
   campaign: CampaignRow,
@@ -470,40 +423,4 @@ function allocate(
     firstNewOfUser.set(claim.userId, index);
     return { kind: 'new', list, slot };
   });
-}
-
-/**
- * Other ACTIVE campaigns drawing from lists this batch exhausted, none of whose lists can serve
- * any more, finish too. Their rows are locked with SKIP LOCKED: a campaign whose row another
- * transaction holds is being claimed from (that batch sees the exhausted list after this commit
- * and finishes it itself) or finished by hand; waiting for it could deadlock. Whether a locked
- * campaign can still serve is read afterwards without locks, never inside the SKIP LOCKED
- * statement, where a list row held by someone else would be skipped and look unable to serve.
- */
-async function finishOtherCampaigns(tx: Tx, campaignId: string, listIds: string[]): Promise<string[]> {
-  const locked: Array<{ id: string }> = await tx.query(
-    `SELECT c.id FROM campaigns c
-      WHERE c.status = 'ACTIVE' AND c.id <> ?
-        AND c.id IN (SELECT cl.campaign_id FROM campaign_lists cl WHERE cl.list_id IN (?))
-      ORDER BY c.id
-      FOR UPDATE SKIP LOCKED`,
-    [campaignId, listIds],
-  );
-  if (locked.length === 0) return [];
-  const finished: Array<{ id: string }> = await tx.query(
-    `SELECT c.id FROM campaigns c
-      WHERE c.id IN (?)
-        AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
-                         WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})`,
-    [locked.map((row) => row.id)],
-  );
-  if (finished.length === 0) return [];
-  const ids = finished.map((row) => String(row.id));
-  await tx.query(
-    `UPDATE campaigns SET status = 'FINISHED', finish_reason = 'LIST_EXHAUSTED', finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
-      WHERE id IN (?) AND status = 'ACTIVE'`,
-    [ids],
-  );
-  for (const id of ids) tx.publish(new CampaignStatusChanged(id, CampaignStatus.FINISHED, FinishReason.LIST_EXHAUSTED));
-  return ids;
 }

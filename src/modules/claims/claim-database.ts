@@ -1,6 +1,6 @@
-import { DataSource } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
-import { connectionOptions, onEveryConnection } from '../../infra/db/data-source.js';
+import { openSessionPool } from '../../infra/db/special-connections.js';
 import { withTransaction, type Tx } from '../../infra/db/transaction.js';
 
 const READ_COMMITTED = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
@@ -32,25 +32,10 @@ export class ClaimDatabase {
   }
 
   private async connect(): Promise<DataSource> {
-    const { stream, ...location } = connectionOptions(this.app.config.DATABASE_URL);
-    const dataSource = new DataSource({
-      type: 'mysql',
-      host: location.host,
-      port: location.port,
-      username: location.user,
-      password: location.password,
-      database: location.database,
-      entities: [],
-      synchronize: false,
-      timezone: 'Z',
-      charset: 'utf8mb4_unicode_ci',
-      supportBigNumbers: true,
-      bigNumberStrings: true,
+    const dataSource = await openSessionPool(this.app.config.DATABASE_URL, {
       poolSize: Math.max(2, Math.ceil(this.app.config.DB_POOL_SIZE / 2)),
-      extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
+      session: [READ_COMMITTED],
     });
-    await dataSource.initialize();
-    await onEveryConnection(dataSource, [READ_COMMITTED]);
     this.dataSource = dataSource;
     return dataSource;
   }

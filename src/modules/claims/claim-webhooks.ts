@@ -1,4 +1,5 @@
 import type { FinishReason } from '../campaigns/campaign.entity.js';
+import { campaignFinishedMessage } from '../campaigns/campaign-finishing.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import type { WebhookMessage } from '../webhooks/webhook-outbox.js';
 import type { NewAssignment } from './claim.events.js';
@@ -33,10 +34,6 @@ export function claimBatchWebhookMessages(
       at,
       data: { listId: list.id, listName: list.name, totalCodes: list.totalCodes, assignedCodes: list.assignedCodes, availableCodes: 0 },
     })),
-    ...(subscribed.has(WebhookEvent.CAMPAIGN_FINISHED) ? finished : []).map((campaign) => ({
-      event: WebhookEvent.CAMPAIGN_FINISHED,
-      at,
-      data: { campaignId: campaign.id, finishReason: campaign.reason, finishedAt: at },
-    })),
+    ...(subscribed.has(WebhookEvent.CAMPAIGN_FINISHED) ? finished : []).map((campaign) => campaignFinishedMessage(campaign.id, campaign.reason, at)),
   ];
 }

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { ClaimCouponInput } from './claim.inputs.js';
 import { ClaimService } from './claim.service.js';

@@ -95,11 +95,13 @@ export class ClaimService {
   private readonly assignedCounter;
   private readonly reusedCounter;
   private readonly finished: FinishedCampaigns;
+  private readonly database: ClaimDatabase;
 
   constructor(private readonly app: AppContext) {
     this.assignedCounter = app.metrics.claims.labels('assigned');
     this.reusedCounter = app.metrics.claims.labels('reused');
     this.finished = app.get(FinishedCampaigns);
+    this.database = app.get(ClaimDatabase);
   }
 
   /**
@@ -279,7 +281,7 @@ export class ClaimService {
     let outcomes: ClaimOutcome[];
     try {
       let stored: ClaimOutcome[] = [];
-      outcomes = await this.app.get(ClaimDatabase).transaction(
+      outcomes = await this.database.transaction(
         async (tx) => (stored = await runClaimBatch(tx, campaignId, batch.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS)),
         // Read back after a COMMIT whose answer was lost: the batch's new assignments by their ids.
         () => stored.flatMap((outcome) => ('assignment' in outcome && !outcome.assignment.reused ? [outcome.assignment.id] : [])),

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { DistributionJob } from './distribution-job.entity.js';
 import { DistributionServices } from './distribution-services.js';

@@ -1,9 +1,9 @@
 import type { AppContext } from '../../app-context.js';
 import { WriteConflictError } from '../../infra/db/transaction.js';
 import { FinishReason } from '../campaigns/campaign.entity.js';
-import { CampaignService } from '../campaigns/campaign.service.js';
-import { CouponListStatus } from '../lists/coupon-list.entity.js';
+import { finishCampaignsThatCannotServe } from '../campaigns/campaign-finishing.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
+import { markExpiryCarriedOut, reopenExpiry, snapshotOf } from '../lists/list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 
@@ -56,10 +56,7 @@ export class ListExpiryService {
     if (!created && (previous?.getTime() ?? null) === (expiresAt?.getTime() ?? null)) return;
     if (!created) {
       // A new expiry time is a new expiry to carry out (a later one made the list ACTIVE again).
-      await this.app.dataSource.query(
-        'UPDATE coupon_lists SET expiry_processed_at = NULL, updated_at = updated_at WHERE id = ? AND expiry_processed_at IS NOT NULL',
-        [listId],
-      );
+      await reopenExpiry(this.app.dataSource, listId);
     }
     const queue = this.app.queues.queue(EXPIRY_QUEUE);
     if (previous && previous.getTime() !== expiresAt?.getTime()) {
@@ -90,7 +87,7 @@ export class ListExpiryService {
         [listId],
       );
       if (!row || row.expires_at === null) return false;
-      // Compared on the database's clock, the one LIST_CAN_SERVE_SQL and the claims use.
+      // Compared on the database's clock, the one the lists' LIST_CAN_SERVE_SQL and the claims use.
       if (Number(row.expired) !== 1) {
         const msLeft = Number(row.ms_left);
         if (msLeft <= EARLY_TOLERANCE_MS) throw new NotYetExpiredError(`list ${listId} expires in ${msLeft} ms`);
@@ -98,12 +95,8 @@ export class ListExpiryService {
       }
       if (row.expiry_processed_at && row.expiry_processed_at.getTime() === row.expires_at.getTime()) return false;
 
-      const marked = await tx.query(
-        'UPDATE coupon_lists SET expiry_processed_at = expires_at, updated_at = updated_at WHERE id = ? AND expires_at = ? AND (expiry_processed_at IS NULL OR expiry_processed_at <> expires_at)',
-        [listId, row.expires_at],
-      );
-      if (marked.affectedRows !== 1) throw new WriteConflictError(`list ${listId}: expiry changed while it was carried out`);
-      const finished = await this.app.get(CampaignService).finishCampaignsThatCannotServe(tx, [listId], FinishReason.LIST_EXPIRED);
+      if (!(await markExpiryCarriedOut(tx, listId, row.expires_at))) throw new WriteConflictError(`list ${listId}: expiry changed while it was carried out`);
+      const finished = await finishCampaignsThatCannotServe(tx, [listId], FinishReason.LIST_EXPIRED);
       const totalCodes = Number(row.total_codes);
       const assignedCodes = Number(row.assigned_codes);
       await writeWebhookMessages(tx, [
@@ -113,18 +106,9 @@ export class ListExpiryService {
           data: { listId: String(row.id), listName: row.name, expiresAt: row.expires_at, totalCodes, assignedCodes, availableCodes: Math.max(0, totalCodes - assignedCodes) },
         },
       ]);
-      tx.publish(
-        new CouponListStockChanged({
-          id: String(row.id),
-          name: row.name,
-          totalCodes,
-          assignedCodes,
-          availableCodes: Math.max(0, totalCodes - assignedCodes),
-          warningLimit: row.warning_limit === null ? null : Number(row.warning_limit),
-          expiresAt: row.expires_at,
-          status: CouponListStatus.EXPIRED,
-        }),
-      );
+      // Status at expires_at: EXPIRED, as the database's clock found it.
+      const figures = { id: String(row.id), name: row.name, totalCodes, assignedCodes, warningLimit: row.warning_limit === null ? null : Number(row.warning_limit), expiresAt: row.expires_at };
+      tx.publish(new CouponListStockChanged(snapshotOf(figures, row.expires_at)));
       this.app.logger.info({ listId, expiresAt: row.expires_at, campaignsFinished: finished }, 'coupon list expired');
       return true;
     }, {

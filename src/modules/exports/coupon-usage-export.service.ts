@@ -1,12 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import mysql from 'mysql2';
 import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError, RateLimitedError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { requireDate } from '../../common/validation.js';
 import type { Tx } from '../../infra/db/transaction.js';
-import { connectionOptions } from '../../infra/db/data-source.js';
+import { openSnapshotConnection, type SnapshotConnection } from '../../infra/db/special-connections.js';
 import { ApiKeyRole } from '../auth/api-key-role.js';
 import { ApiKeyService } from '../auth/api-key.service.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
@@ -48,12 +47,6 @@ export const MAX_ACTIVE_EXPORTS_PER_KEY = 5;
 const EXPORT_SLOT_RETRY_MS = 10_000;
 const READ_ROLES = new Set<ApiKeyRole>([ApiKeyRole.ADMIN, ApiKeyRole.VIEWER]);
 
-type Connection = mysql.Connection;
-
-function queryOn<T = any>(connection: Connection, sql: string, values: unknown[] = []): Promise<T> {
-  return new Promise((resolve, reject) => connection.query(sql, values, (error, result) => (error ? reject(error) : resolve(result as T))));
-}
-
 /**
  * Usage exports: the request (a row and a job), the job that streams the list's assignments
  * into a CSV file, the download, and the removal of files after EXPORT_RETENTION_HOURS.
@@ -63,7 +56,10 @@ export class CouponUsageExportService {
   storage: ExportStorage;
   private readonly links: DownloadLinks;
 
-  constructor(private readonly app: AppContext) {
+  constructor(
+    private readonly app: AppContext,
+    private readonly keys: ApiKeyService = app.get(ApiKeyService),
+  ) {
     this.storage = new LocalDirectoryExportStorage(app.config.EXPORT_DIR);
     this.links = new DownloadLinks(app);
   }
@@ -178,7 +174,7 @@ export class CouponUsageExportService {
       else denied = { ok: false, status: 403, message: 'This download link is not valid' };
     }
     if (!allowed && token) {
-      const caller = await this.app.get(ApiKeyService).authenticate(token);
+      const caller = await this.keys.authenticate(token);
       if (!caller) denied = { ok: false, status: 401, message: 'The API key is not valid' };
       else if (!READ_ROLES.has(caller.role)) denied = { ok: false, status: 403, message: `Downloading exports needs a key with role ADMIN or VIEWER; this key has role ${caller.role}` };
       else allowed = true;
@@ -211,17 +207,16 @@ export class CouponUsageExportService {
     const fileKey = `coupon-usage-${row.id}-${randomBytes(6).toString('hex')}.csv`;
     const started = Date.now();
     let writer: Awaited<ReturnType<ExportStorage['createWriteStream']>> | null = null;
-    let connection: Connection | null = null;
+    let connection: SnapshotConnection | null = null;
     try {
       writer = await this.storage.createWriteStream(fileKey);
       connection = await this.snapshotConnection();
-      const [{ now: snapshotAt }] = await queryOn(connection, 'SELECT UTC_TIMESTAMP(3) AS now');
+      const [{ now: snapshotAt }] = await connection.query('SELECT UTC_TIMESTAMP(3) AS now');
       const { sql, values } = this.assignmentsQuery(row);
       const csv = new UsageCsvWriter(writer.stream);
       // Back-pressure reaches MySQL: the connection stops reading while the file catches up.
-      await pipeline(connection.query({ sql, values, rowsAsArray: true }).stream({ highWaterMark: 128 }), csv);
-      await queryOn(connection, 'COMMIT');
-      connection.end();
+      await pipeline(connection.stream(sql, values, 128), csv);
+      await connection.end();
       connection = null;
       const { bytes } = await writer.commit();
       const completed = await this.app.transaction(async (tx) => {
@@ -267,26 +262,15 @@ export class CouponUsageExportService {
    * A connection of its own holding one read view for the whole stream: assignments committed
    * after it are not in the file, whatever their assigned_at, while claims go on.
    */
-  private async snapshotConnection(): Promise<Connection> {
-    const connection = mysql.createConnection({
-      ...(connectionOptions(this.app.config.DATABASE_URL) as mysql.ConnectionOptions),
-      timezone: 'Z',
-      dateStrings: true,
-      charset: 'UTF8MB4_UNICODE_CI',
-      supportBigNumbers: true,
-      bigNumberStrings: true,
+  private snapshotConnection(): Promise<SnapshotConnection> {
+    return openSnapshotConnection(this.app.config.DATABASE_URL, {
+      session: [
+        'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ',
+        // The server waits for a paused reader (slow storage) instead of cutting the stream after 60 s.
+        'SET SESSION net_write_timeout = 3600',
+      ],
+      onError: (error) => this.app.logger.warn({ err: error }, 'export connection error'),
     });
-    connection.on('error', (error) => this.app.logger.warn({ err: error }, 'export connection error'));
-    try {
-      await queryOn(connection, 'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
-      // The server waits for a paused reader (slow storage) instead of cutting the stream after 60 s.
-      await queryOn(connection, 'SET SESSION net_write_timeout = 3600');
-      await queryOn(connection, 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
-      return connection;
-    } catch (error) {
-      connection.destroy();
-      throw error;
-    }
   }
 
   /** Ordered by (assigned_at, id) along the list index: no sort, rows flow as they are read. */

@@ -1,4 +1,4 @@
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { CouponHistoryService, type AssignmentKey } from './coupon-history.service.js';
 import type { CouponAssignmentEvent } from './coupon-assignment-event.js';
 

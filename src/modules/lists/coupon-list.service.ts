@@ -4,26 +4,14 @@ import { isRowId } from '../../common/ids.js';
 import { requireDate, requireEmails, requireNonNegativeInt, requirePositiveInt, requireText } from '../../common/validation.js';
 import type { Tx } from '../../infra/db/transaction.js';
 import { codeProblem } from '../codes/code-rules.js';
-import { CouponList, CouponListKind, CouponListPage, CouponListStatus, couponListStatus } from './coupon-list.entity.js';
+import { CouponList, CouponListKind, CouponListPage, CouponListStatus } from './coupon-list.entity.js';
 import { CouponListEdited, CouponListStockChanged, type CouponListSnapshot } from './coupon-list.events.js';
 import type { CreateCouponListInput, UpdateCouponListInput } from './coupon-list.inputs.js';
+import { snapshotOf } from './list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages, type WebhookMessage } from '../webhooks/webhook-outbox.js';
 
 const MAX_PAGE_SIZE = 500;
-
-export function snapshotOf(list: CouponList): CouponListSnapshot {
-  return {
-    id: list.id,
-    name: list.name,
-    totalCodes: list.totalCodes,
-    assignedCodes: list.assignedCodes,
-    availableCodes: list.availableCodes,
-    warningLimit: list.warningLimit,
-    expiresAt: list.expiresAt,
-    status: couponListStatus(list),
-  };
-}
 
 /** coupon_list.exhausted / coupon_list.replenished when an edit (a FIXED list's limit) emptied or refilled the list. */
 function stockTransitionMessages(before: CouponListSnapshot, after: CouponListSnapshot): WebhookMessage[] {
@@ -51,16 +39,7 @@ function validFixedCode(field: string, value: string): string {
   return code;
 }
 
-/**
- * Inside the caller's transaction: moves the list's exact redeemed count by `delta` (redemptions
- * and their undoing), in the same transaction as the redemption row, so it never drifts.
- * updated_at is kept: a redemption is not an edit of the list.
- */
-export async function addRedeemedCodes(tx: Tx, listId: string, delta: number): Promise<void> {
-  await tx.query('UPDATE coupon_lists SET redeemed_codes = redeemed_codes + ?, updated_at = updated_at WHERE id = ?', [delta, listId]);
-}
-
-/** Coupon lists: creation, edits and reads. Stock figures are changed by claims and uploads. */
+/** Coupon lists: creation, edits and reads. Stock figures move through list-rows.ts (claims, uploads, redemptions). */
 export class CouponListService {
   constructor(private readonly app: AppContext) {}
 

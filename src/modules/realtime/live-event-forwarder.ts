@@ -26,7 +26,10 @@ export class LiveEventForwarder {
   private campaignChain: Promise<void> = Promise.resolve();
   private started = false;
 
-  constructor(private readonly app: AppContext) {}
+  constructor(
+    private readonly app: AppContext,
+    private readonly campaigns: CampaignService = app.get(CampaignService),
+  ) {}
 
   start(): void {
     if (this.started) return;
@@ -65,7 +68,7 @@ export class LiveEventForwarder {
   }
 
   private async forwardCampaign(event: CampaignStatusChanged): Promise<void> {
-    const campaign = await this.app.get(CampaignService).findById(event.campaignId);
+    const campaign = await this.campaigns.findById(event.campaignId);
     if (!campaign) return;
     // The event's status wins over the row read now, which may already be a later state.
     const finished = event.status === CampaignStatus.FINISHED;

@@ -1,5 +1,5 @@
 import { Arg, Authorized, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { Campaign } from '../campaigns/campaign.entity.js';
 import { LiveUpdateHub } from './live-update-hub.js';

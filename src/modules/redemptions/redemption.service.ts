@@ -5,7 +5,7 @@ import { isRowId } from '../../common/ids.js';
 import type { Tx } from '../../infra/db/transaction.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import type { Caller } from '../auth/caller.js';
-import { addRedeemedCodes } from '../lists/coupon-list.service.js';
+import { addRedeemedCodes } from '../lists/list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
 import { REDEMPTION_COLUMNS, redemptionFromRow, type RedeemCouponInput, type Redemption, type RedemptionRow } from './redemption.types.js';

@@ -3,6 +3,7 @@ import type { FileUpload } from 'graphql-upload-minimal';
 import type { AppContext } from '../../app-context.js';
 import { BadUserInputError, NotFoundError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
+import { withDriverConnection } from '../../infra/db/special-connections.js';
 import { CouponListKind } from '../lists/coupon-list.entity.js';
 import { CouponListService } from '../lists/coupon-list.service.js';
 import { CodeImportService } from './code-import.service.js';
@@ -33,7 +34,11 @@ class TransferCancelled extends Error {}
 export class CodeUploadService {
   private readonly polls = new Map<string, { listeners: Set<(row: CodeUpload | null) => void>; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly app: AppContext) {
+  constructor(
+    private readonly app: AppContext,
+    private readonly lists: CouponListService = app.get(CouponListService),
+    private readonly imports: CodeImportService = app.get(CodeImportService),
+  ) {
     app.onShutdown(() => {
       for (const poll of this.polls.values()) clearInterval(poll.timer);
       this.polls.clear();
@@ -48,7 +53,7 @@ export class CodeUploadService {
   /** A list's uploads, newest first. */
   async listUploads(listId: string, first: number): Promise<CodeUpload[]> {
     if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE) throw new BadUserInputError('first', `must be between 1 and ${MAX_PAGE}`);
-    await this.app.get(CouponListService).getById(listId);
+    await this.lists.getById(listId);
     return this.app.dataSource.getRepository(CodeUpload).find({ where: { listId }, order: { id: 'DESC' }, take: first });
   }
 
@@ -73,7 +78,7 @@ export class CodeUploadService {
 
     let fileName: string;
     try {
-      const list = await this.app.get(CouponListService).getById(listId);
+      const list = await this.lists.getById(listId);
       if (list.kind !== CouponListKind.UNIQUE) {
         throw new BadUserInputError('listId', 'codes can only be uploaded to a UNIQUE list; this list is FIXED (it has one shared code)');
       }
@@ -158,30 +163,28 @@ export class CodeUploadService {
       // The workers' recovery sweep queues every received upload that has no job.
       this.app.logger.warn({ err: error, uploadId: upload.id }, 'could not queue the code import; the recovery sweep will');
     }
-    return (await this.findById(upload.id))!;
+    // As received: QUEUED, the whole file staged (its progress is followed with codeUpload).
+    return Object.assign(upload, { chunkCount: chunks, bytesReceived: bytes });
   }
 
   /** A prepared statement: the bytes go to the server as they are (a text query would send them as hex). */
   private async insertChunk(uploadId: string, chunkNo: number, chunk: StagedChunk): Promise<void> {
-    const runner = this.app.dataSource.createQueryRunner();
-    try {
-      const connection = (await runner.connect()) as { promise(): { execute(sql: string, params: unknown[]): Promise<unknown> } };
-      await connection
-        .promise()
-        .execute(`INSERT INTO code_upload_chunks (upload_id, chunk_no, long_line_bytes, data) VALUES (?, ?, ?, ?)`, [uploadId, chunkNo, chunk.longLineBytes, chunk.data]);
-    } finally {
-      await runner.release();
-    }
+    await withDriverConnection(this.app.dataSource, (connection) =>
+      connection.execute(`INSERT INTO code_upload_chunks (upload_id, chunk_no, long_line_bytes, data) VALUES (?, ?, ?, ?)`, [uploadId, chunkNo, chunk.longLineBytes, chunk.data]),
+    );
   }
 
-  /** Fails an upload whose file did not arrive whole and removes what was staged. */
+  /**
+   * Fails an upload whose file did not arrive whole. Only the row is marked here: a worker's job
+   * removes what was staged (the recovery sweep queues that job if this enqueue is lost).
+   */
   private async abandon(uploadId: string, reason: string): Promise<CodeUpload> {
-    const imports = this.app.get(CodeImportService);
     try {
-      await imports.fail(uploadId, reason);
-      const upload = await imports.find(uploadId);
-      if (upload && isFinished(upload)) await imports.settle(upload);
-      return (await this.findById(uploadId))!;
+      const failed = await this.imports.markFailed(uploadId, reason);
+      await enqueueImport(this.app, uploadId).catch((error: unknown) =>
+        this.app.logger.warn({ err: error, uploadId }, 'could not queue the clean-up of a failed upload; the recovery sweep will'),
+      );
+      return failed ?? (await this.findById(uploadId))!;
     } catch (error) {
       // Whatever was staged is removed by a worker's recovery sweep.
       this.app.logger.warn({ err: error, uploadId }, 'could not record a failed code upload');

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import mysql from 'mysql2';
 import type { AppContext } from '../../app-context.js';
+import { transactionConnection } from '../../infra/db/special-connections.js';
 import type { Tx } from '../../infra/db/transaction.js';
 import { codesOf, type ParsedChunk } from './line-parser.js';
 
@@ -9,10 +10,6 @@ const INSERT_BATCH = 5000;
 
 /** Errors meaning the server (or client) does not allow LOAD DATA LOCAL INFILE. */
 const LOCAL_INFILE_REFUSED = new Set([1148, 3948, 2068]);
-
-interface RawConnection {
-  promise(): { query(options: { sql: string; infileStreamFactory?: () => Readable }): Promise<[{ affectedRows: number }, unknown]> };
-}
 
 /**
  * Writes an upload's codes into coupon_codes, skipping codes the list already has
@@ -60,15 +57,14 @@ export class CodeWriter {
   }
 
   private async loadData(tx: Tx, listId: string, uploadId: string, parsed: ParsedChunk): Promise<number> {
-    const connection = (await tx.manager.queryRunner!.connect()) as RawConnection;
-    const [result] = await connection.promise().query({
+    const connection = await transactionConnection(tx);
+    const result = await connection.loadLocalInfile(
       // The rows are "seq TAB code LF" with backslashes escaped (codes hold no tab, LF or control character).
-      sql:
-        `LOAD DATA LOCAL INFILE 'codes.tsv' IGNORE INTO TABLE coupon_codes CHARACTER SET utf8mb4 ` +
+      `LOAD DATA LOCAL INFILE 'codes.tsv' IGNORE INTO TABLE coupon_codes CHARACTER SET utf8mb4 ` +
         `FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (seq, code) ` +
         `SET list_id = ${mysql.escape(listId)}, upload_id = ${mysql.escape(uploadId)}`,
-      infileStreamFactory: () => Readable.from([parsed.rows]),
-    });
+      () => Readable.from([parsed.rows]),
+    );
     return result.affectedRows;
   }
 

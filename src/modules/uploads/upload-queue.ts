@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
+import type { RecoverableJob } from '../../infra/queue/queue-registry.js';
 
 export const CODE_UPLOAD_QUEUE = 'code-uploads';
 
@@ -27,6 +28,12 @@ export function uploadQueue(app: AppContext) {
   return app.queues.queue(CODE_UPLOAD_QUEUE);
 }
 
+/** The import job of one upload (also what the recovery sweep adds again when Redis lost it). */
+export function importJob(uploadId: string): RecoverableJob<CodeUploadJob> {
+  return { name: 'import', data: { uploadId }, opts: { ...JOB_OPTIONS, jobId: uploadJobId(uploadId) } };
+}
+
 export async function enqueueImport(app: AppContext, uploadId: string): Promise<void> {
-  await uploadQueue(app).add('import', { uploadId } satisfies CodeUploadJob, { ...JOB_OPTIONS, jobId: uploadJobId(uploadId) });
+  const job = importJob(uploadId);
+  await uploadQueue(app).add(job.name, job.data, job.opts);
 }

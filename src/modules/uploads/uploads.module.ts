@@ -3,6 +3,7 @@ import type { AppModule } from '../app-module.js';
 import { CodeImportService } from './code-import.service.js';
 import { CodeUpload } from './code-upload.entity.js';
 import { CODE_UPLOAD_QUEUE, type CodeUploadJob } from './upload-queue.js';
+import { UploadRecoverySweep } from './upload-recovery.js';
 
 export const uploadsModule: AppModule = {
   name: 'uploads',
@@ -18,6 +19,6 @@ export const uploadsModule: AppModule = {
       // An import resumes from its last committed chunk, so being taken over is never a reason to give up.
       maxStalledCount: 1000,
     });
-    imports.startRecoverySweep();
+    app.get(UploadRecoverySweep).start();
   },
 };

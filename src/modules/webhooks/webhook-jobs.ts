@@ -1,8 +1,5 @@
 import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
-import { LowStockMailer } from '../alerts/low-stock-mailer.js';
-import { WebhookDispatcher } from './webhook-dispatcher.js';
-import { WebhookSender } from './webhook-sender.js';
 
 /** Outbox rows → delivery rows (one job at a time is enough; SKIP LOCKED lets several workers share). */
 export const WEBHOOK_DISPATCH_QUEUE = 'webhook-dispatch';
@@ -43,11 +40,15 @@ export function alertMailJobOptions(endpointId: string, disabledAt: Date, to: st
   };
 }
 
+/** What the webhook workers run (given by webhooks.module.ts, so this file needs none of the services). */
+export interface WebhookProcessors {
+  dispatcher: { dispatchAll(): Promise<unknown>; sweep(): Promise<unknown> };
+  sender: { sendDue(endpointId: string): Promise<unknown>; close(): void };
+  mailer: { deliver(to: string, mail: { subject: string; text: string }): Promise<void> };
+}
+
 /** Starts the webhook workers and the sweep (worker processes only). */
-export async function startWebhookWorkers(app: AppContext): Promise<void> {
-  const dispatcher = app.get(WebhookDispatcher);
-  const sender = app.get(WebhookSender);
-  const mailer = app.get(LowStockMailer);
+export async function startWebhookWorkers(app: AppContext, { dispatcher, sender, mailer }: WebhookProcessors): Promise<void> {
   app.onShutdown(() => sender.close());
   app.queues.worker(WEBHOOK_DISPATCH_QUEUE, () => dispatcher.dispatchAll(), { concurrency: 1 });
   app.queues.worker<SendJobData>(WEBHOOK_SEND_QUEUE, (job) => sender.sendDue(job.data.endpointId), {

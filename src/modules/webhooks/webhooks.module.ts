@@ -1,7 +1,10 @@
+import { LowStockMailer } from '../alerts/low-stock-mailer.js';
 import type { AppModule } from '../app-module.js';
+import { WebhookDispatcher } from './webhook-dispatcher.js';
 import { startWebhookWorkers } from './webhook-jobs.js';
 import { WebhookKicks } from './webhook-kicks.js';
 import { WebhookMessagesWritten } from './webhook-outbox.js';
+import { WebhookSender } from './webhook-sender.js';
 
 /** Signed webhooks: endpoints over GraphQL, an outbox written with each change, delivery by the workers. */
 export const webhooksModule: AppModule = {
@@ -10,5 +13,6 @@ export const webhooksModule: AppModule = {
     // In whichever process committed the messages: wake the dispatcher (the sweep covers a lost wake-up).
     app.eventBus.on(WebhookMessagesWritten, () => app.get(WebhookKicks).dispatch());
   },
-  startWorkers: (app) => startWebhookWorkers(app),
+  startWorkers: (app) =>
+    startWebhookWorkers(app, { dispatcher: app.get(WebhookDispatcher), sender: app.get(WebhookSender), mailer: app.get(LowStockMailer) }),
 };

@@ -1,5 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
-import type { GraphQLContext } from '../../infra/graphql/context.js';
+import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { BatchLoader, requestLoader } from '../../common/request-loader.js';
 import { WebhookDeliveryService } from './webhook-delivery.service.js';

@@ -1,9 +1,9 @@
 import { GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchema, type NonEmptyArray } from 'type-graphql';
-import { apiModules } from '../../modules/api-index.js';
-import { authChecker } from '../../modules/auth/auth-checker.js';
-import type { AppPubSub } from '../pubsub/pubsub.js';
+import { apiModules } from '../modules/api-index.js';
+import { authChecker } from '../modules/auth/auth-checker.js';
+import type { AppPubSub } from '../infra/pubsub/pubsub.js';
 
 /** Builds the executable schema from every module's resolvers. */
 export async function buildAppSchema(pubSub: Pick<AppPubSub, 'publish' | 'subscribe'>): Promise<GraphQLSchema> {

@@ -1,9 +1,9 @@
-import type { AppContext } from './app-context.js';
-import { buildAppSchema } from './infra/graphql/schema.js';
-import { createApiServer, type ApiServer } from './infra/graphql/server.js';
+import type { AppContext } from '../app-context.js';
+import { buildAppSchema } from './schema.js';
+import { createApiServer, type ApiServer } from './server.js';
 
 /**
- * The API half of a process: the GraphQL schema, Apollo, express and the WebSocket server. app.ts
+ * The API half of a process: the GraphQL schema, Apollo, express and the WebSocket server. src/app.ts
  * loads this file only where ROLE is api or all, so a worker process never loads any of it.
  */
 export async function startApiServer(app: AppContext): Promise<{ server: ApiServer; port: number }> {

@@ -1,7 +1,12 @@
 import type { AppContext } from '../../src/app-context';
 import type { DomainEvent } from '../../src/infra/events/event-bus';
-import type { GraphQLResponse } from '../helpers/graphql-client';
-import type { TestApp } from '../helpers/test-app';
+import type { GraphQLResponse } from './graphql-client';
+import type { TestApp } from './test-app';
+
+/**
+ * The tests' shared fixtures: lists, codes, campaigns and claims made the way the service makes
+ * them, and waiting for a condition (never for a fixed time where a condition can be named).
+ */
 
 export const ASSIGNMENT_FIELDS = 'id code listId campaignId userId externalId assignedAt expiresAt reused';
 export const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { ${ASSIGNMENT_FIELDS} } }`;
@@ -37,7 +42,7 @@ export async function appendCodes(app: AppContext, listId: string, codes: string
   });
 }
 
-export async function createUniqueList(t: TestApp, name: string, codes: string[], extra: Record<string, unknown> = {}): Promise<string> {
+export async function createUniqueList(t: TestApp, name = 'Uploads', codes: string[] = [], extra: Record<string, unknown> = {}): Promise<string> {
   const id = await createList(t, { name, kind: 'UNIQUE', ...extra });
   if (codes.length > 0) await appendCodes(t.app, id, codes);
   return id;
@@ -80,4 +85,43 @@ export function recordEvents(app: AppContext, types: Array<abstract new (...args
   };
 }
 
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Polls until `check` returns a truthy value and returns it; a check that throws is tried again.
+ * Fails after `timeoutMs`, naming `what` (and the last error).
+ */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(25);
+  }
+}
+
+/**
+ * Waits until nothing more can follow in these processes: no after-commit handler runs (the
+ * event bus is idle) and the named queues have no job waiting, delayed or running.
+ */
+export async function settled(apps: AppContext[], queues: string[] = [], timeoutMs = 20_000): Promise<void> {
+  await eventually(
+    async () => {
+      for (const app of apps) await app.eventBus.idle();
+      for (const name of queues) {
+        const counts = await apps[0].queues.queue(name).getJobCounts('waiting', 'delayed', 'active', 'prioritized', 'waiting-children');
+        if (Object.values(counts).some((count) => count > 0)) return false;
+      }
+      for (const app of apps) await app.eventBus.idle();
+      return true;
+    },
+    timeoutMs,
+    `idle event buses and drained queues (${queues.join(', ') || 'none'})`,
+  );
+}

@@ -1,5 +1,5 @@
-import type { AppContext } from '../../app-context.js';
-import type { Caller } from '../../modules/auth/caller.js';
+import type { AppContext } from '../app-context.js';
+import type { Caller } from './auth/caller.js';
 
 /** What every resolver receives as its GraphQL context. */
 export interface GraphQLContext {
