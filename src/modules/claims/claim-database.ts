@@ -4,10 +4,13 @@ import { connectionOptions, onEveryConnection } from '../../infra/db/data-source
 import { withTransaction, type Tx } from '../../infra/db/transaction.js';
 
 const READ_COMMITTED = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
+/** A claim batch's first statement (the campaign lock) opens its transaction: no START TRANSACTION round trip. */
+const NO_AUTOCOMMIT = 'SET SESSION autocommit = 0';
 
 /**
- * The claim path's own small connection pool. Its connections run READ COMMITTED for the whole
- * session (no SET TRANSACTION round trip per batch). Every statement is its own round trip (no
+ * The claim path's own small connection pool. Its connections run READ COMMITTED with
+ * autocommit off for the whole session: no SET TRANSACTION and no START TRANSACTION round trip
+ * per batch (the batch's first statement opens its transaction, COMMIT ends it). Every statement is its own round trip (no
  * multiple statements: see claim-batch.ts). Transactions go through the one transaction helper
  * (deadlock, Galera and lost-connection retries, events after commit); connections go to the
  * database host the process currently writes through.
@@ -50,7 +53,7 @@ export class ClaimDatabase {
       extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
     });
     await dataSource.initialize();
-    await onEveryConnection(dataSource, [READ_COMMITTED]);
+    await onEveryConnection(dataSource, [READ_COMMITTED, NO_AUTOCOMMIT]);
     this.dataSource = dataSource;
     return dataSource;
   }
@@ -64,6 +67,7 @@ export class ClaimDatabase {
     const dataSource = this.dataSource ?? (await this.opened());
     return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger }, work, {
       committed: newAssignmentIds ? () => this.committed(newAssignmentIds()) : undefined,
+      sessionOpensTransactions: true,
     });
   }
 
