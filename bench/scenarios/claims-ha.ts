@@ -23,7 +23,7 @@ const COUNTERS = [
   'wsrep_local_bf_aborts',
   'wsrep_flow_control_paused_ns',
 ] as const;
-type Counters = Record<(typeof COUNTERS)[number] | 'cpuMicros', number>;
+type Counters = Record<(typeof COUNTERS)[number] | 'cpuMicros', number> & { cpuByServer: number[] };
 
 /** A database server of a phase: where to read its counters, and its process (for its CPU time) when readable here. */
 interface DatabaseServer {
@@ -32,9 +32,13 @@ interface DatabaseServer {
   pid: () => number | null;
 }
 
+function zeroCounters(servers: number): Counters {
+  return { ...(Object.fromEntries([...COUNTERS, 'cpuMicros'].map((name) => [name, 0])) as Omit<Counters, 'cpuByServer'>), cpuByServer: Array(servers).fill(0) };
+}
+
 async function readCounters(servers: DatabaseServer[]): Promise<Counters> {
-  const sum = Object.fromEntries([...COUNTERS, 'cpuMicros'].map((name) => [name, 0])) as Counters;
-  for (const server of servers) {
+  const sum = zeroCounters(servers.length);
+  for (const [index, server] of servers.entries()) {
     const connection = await mysql.createConnection({ host: server.host, port: server.port, user: 'root' }).catch(() => null);
     if (!connection) continue;
     try {
@@ -44,7 +48,8 @@ async function readCounters(servers: DatabaseServer[]): Promise<Counters> {
       await connection.end();
     }
     const pid = server.pid();
-    if (pid !== null) sum.cpuMicros += processCpuMicros(pid);
+    if (pid !== null) sum.cpuByServer[index] = processCpuMicros(pid);
+    sum.cpuMicros += sum.cpuByServer[index];
   }
   return sum;
 }
@@ -94,7 +99,7 @@ async function preparePhase(name: string, servers: BenchServer[], databases: Dat
   const listId = await seedUniqueList(pool, name, CODES);
   const campaignId = await seedCampaign(pool, name, [listId]);
   const key = (await benchGraphQL(servers[0].url, 'mutation { createApiKey(name: "widget", role: CLIENT) { secret } }')).createApiKey.secret as string;
-  const counters = Object.fromEntries([...COUNTERS, 'cpuMicros'].map((counter) => [counter, 0])) as Counters;
+  const counters = zeroCounters(databases.length);
   const totals = { ok: 0, errors: 0, seconds: 0, apiCpuMicros: 0, p50: 0, p99: 0, batches: 0, batchClaims: 0, engineSeconds: 0, counters };
   return { name, servers, databases, galera, campaignId, listId, key, pool, totals, rates: [] };
 }
@@ -128,7 +133,8 @@ async function measure(phase: Phase, round: number): Promise<void> {
     t.batchClaims += a.claims - enginesBefore[i].claims;
     t.engineSeconds += a.claimSeconds - enginesBefore[i].claimSeconds;
   });
-  for (const name of Object.keys(t.counters) as Array<keyof Counters>) t.counters[name] += after[name] - before[name];
+  for (const name of [...COUNTERS, 'cpuMicros'] as const) t.counters[name] += after[name] - before[name];
+  after.cpuByServer.forEach((cpu, i) => (t.counters.cpuByServer[i] += cpu - before.cpuByServer[i]));
   phase.rates.push(ok / seconds);
 }
 
@@ -139,7 +145,7 @@ async function measure(phase: Phase, round: number): Promise<void> {
  * transactions rolled back (and run again), certification failures, write sets aborted by
  * another node's, and the time flow control paused the writers.
  */
-function phaseFigures(phase: Phase): Record<string, number> {
+function phaseFigures(phase: Phase): Record<string, number | string> {
   const t = phase.totals;
   const c = t.counters;
   const claims = Math.max(1, t.ok);
@@ -150,6 +156,7 @@ function phaseFigures(phase: Phase): Record<string, number> {
     errors: t.errors,
     server_cpu_us_per_req: Math.round(t.apiCpuMicros / claims),
     db_cpu_us_per_claim: Math.round(c.cpuMicros / claims),
+    ...(c.cpuByServer.length > 1 ? { by_node: c.cpuByServer.map((cpu) => Math.round(cpu / claims)).join('/') } : {}),
     claims_per_batch: t.batchClaims / Math.max(1, t.batches),
     engine_ms: (1000 * t.engineSeconds) / Math.max(1, t.batchClaims),
     ...(phase.galera
