@@ -31,7 +31,7 @@ export interface LoadResult {
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /** CPU time (user + system) of a process so far, in microseconds. */
-function processCpuMicros(pid: number): number {
+export function processCpuMicros(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
 }

@@ -71,6 +71,30 @@ describe('claimCoupon rules', () => {
     expect(new Set(levels)).toEqual(new Set(['READ-COMMITTED']));
   });
 
+  it('opens claim transactions with their first statement, and a failed one leaves nothing open for the next user of its connection', async () => {
+    const database = t.app.get(ClaimDatabase);
+    const listId = await createUniqueList(t, 'untouched', codesNamed('UT', 1));
+    await expect(
+      database.transaction(async (tx) => {
+        await tx.query("UPDATE coupon_lists SET name = 'changed by a failed batch' WHERE id = ?", [listId]);
+        throw new Error('batch refused');
+      }),
+    ).rejects.toThrow('batch refused');
+    // Every connection of the pool, held at once: none has sent START TRANSACTION, none carries the failed write.
+    const sessions = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        database.transaction(async (tx) => {
+          const [begins] = await tx.query("SHOW SESSION STATUS LIKE 'Com_begin'");
+          await tx.query('SELECT SLEEP(0.05)');
+          return Number(begins.Value);
+        }),
+      ),
+    );
+    expect(sessions).toEqual(sessions.map(() => 0));
+    const [list] = await t.app.dataSource.query('SELECT name FROM coupon_lists WHERE id = ?', [listId]);
+    expect(list.name).toBe('untouched');
+  });
+
   it('hands codes out in upload order', async () => {
     const codes = ['zeta', 'ALPHA', 'm1', 'Alpha', 'b-2', '0000'];
     const listId = await createUniqueList(t, 'ordered', codes);

@@ -25,6 +25,12 @@ export interface TransactionOptions {
    * it, such a failure is thrown to the caller (never retried blindly: it may have committed).
    */
   committed?: () => Promise<boolean>;
+  /**
+   * The data source's sessions run with `autocommit = 0`: the work's first statement opens the
+   * transaction, so no START TRANSACTION round trip is sent (COMMIT / ROLLBACK end it as usual;
+   * a connection whose ROLLBACK failed is closed, never handed out inside a transaction).
+   */
+  sessionOpensTransactions?: boolean;
 }
 
 interface TransactionDeps {
@@ -91,6 +97,8 @@ export async function withTransaction<T>(
   options: TransactionOptions = {},
 ): Promise<T> {
   const maxRetries = options.retries ?? 8;
+  const implicit = options.sessionOpensTransactions === true;
+  if (implicit && options.isolation) throw new Error('sessionOpensTransactions: set the isolation level on the session instead');
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     const runner = deps.dataSource.createQueryRunner();
@@ -100,7 +108,7 @@ export async function withTransaction<T>(
     let result: T;
     try {
       await runner.connect();
-      await runner.startTransaction(options.isolation);
+      if (!implicit) await runner.startTransaction(options.isolation);
       const tx: Tx = {
         manager: runner.manager,
         query: (sql, params) => runner.query(sql, params as unknown[]),
@@ -109,10 +117,12 @@ export async function withTransaction<T>(
       };
       result = await work(tx);
       committing = true;
-      await runner.commitTransaction();
+      if (implicit) await runner.query('COMMIT');
+      else await runner.commitTransaction();
     } catch (error) {
       const lost = isConnectionError(error);
-      if (runner.isTransactionActive && !lost) await runner.rollbackTransaction().catch(() => undefined);
+      if (implicit && !lost) await runner.query('ROLLBACK').catch(() => closeConnection(runner));
+      else if (runner.isTransactionActive && !lost) await runner.rollbackTransaction().catch(() => undefined);
       const retryable = isRetryableTransactionError(error);
       if (lost || driverFields(error).errno === 1047) DatabaseHosts.noteTrouble();
       if (committing && lost) {
@@ -164,6 +174,11 @@ function finish<T>(deps: TransactionDeps, result: T, events: DomainEvent[], hook
     );
   }
   return result;
+}
+
+/** Closes the query runner's connection instead of returning it to the pool (its state is unknown). */
+function closeConnection(runner: unknown): void {
+  (runner as { databaseConnection?: { destroy?: () => void } }).databaseConnection?.destroy?.();
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

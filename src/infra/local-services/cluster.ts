@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { Redis } from 'ioredis';
 import { clusterBinaries, type ClusterBinaries } from './binaries.js';
 import type { LocalServicesLogger } from './local-services.js';
 import { isAlive, readPid, run, sleep, spawnDetached, tail, terminate, withLock } from './processes.js';
+import { mariadbTuning } from './servers.js';
 
 /**
  * A local high-availability set on 127.0.0.1, for tests and for trying failover by hand:
@@ -152,9 +154,9 @@ export class LocalCluster {
       'bind-address=127.0.0.1',
       'skip-name-resolve',
       'local-infile=1',
-      'max_connections=500',
-      'innodb_buffer_pool_size=128M',
-      'innodb_flush_log_at_trx_commit=2',
+      // The single local MariaDB's settings (buffer pool, redo log, flush once a second, no
+      // binlog), sized for one of three nodes on this machine, so that the two compare fairly.
+      ...mariadbTuning({ totalBytes: totalmem(), freeBytes: freemem() / GALERA_NODES.length }).map((arg) => arg.replace(/^--/, '')),
       'binlog_format=ROW',
       'innodb_autoinc_lock_mode=2',
       'wsrep_on=ON',
@@ -171,6 +173,11 @@ export class LocalCluster {
     const file = join(dir, 'my.cnf');
     writeFileSync(file, lines.join('\n'));
     return file;
+  }
+
+  /** The pid of a running Galera node, or null. */
+  nodePid(node: number): number | null {
+    return this.pid(node);
   }
 
   private pid(node: number): number | null {
@@ -218,7 +225,9 @@ export class LocalCluster {
     const args: string[] = [];
     if (existsSync(join(this.nodeDir(node), 'data', 'mysql'))) {
       // After a SIGKILL the node does not know its last position: recover it, then ask the cluster for the rest (IST).
+      // Both logs start empty: a position left in them by an earlier recovery would be read as this one's.
       rmSync(join(this.nodeDir(node), 'data', 'wsrep_recovery.log'), { force: true });
+      rmSync(join(this.nodeDir(node), 'recover.log'), { force: true });
       const recovered = await run(bin.mariadbd, [`--defaults-file=${cnf}`, '--wsrep-recover', `--log-error=${join(this.nodeDir(node), 'recover.log')}`], { env: bin.env });
       const position = /Recovered position:\s*(\S+)/.exec(`${recovered.output}\n${tail(join(this.nodeDir(node), 'recover.log'), 50)}`)?.[1];
       if (position && !position.endsWith(':-1')) args.push(`--wsrep_start_position=${position}`);

@@ -4,11 +4,14 @@ import { openSessionPool } from '../../infra/db/special-connections.js';
 import { withTransaction, type Tx } from '../../infra/db/transaction.js';
 
 const READ_COMMITTED = 'SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED';
+/** A claim batch's first statement (the campaign lock) opens its transaction: no START TRANSACTION round trip. */
+const NO_AUTOCOMMIT = 'SET SESSION autocommit = 0';
 
 /**
- * The claim path's own small connection pool. Its connections run READ COMMITTED for the whole
- * session (no SET TRANSACTION round trip per batch). Every statement is its own round trip (no
- * multiple statements: see claim-batch.ts). Transactions go through the one transaction helper
+ * The claim path's own small connection pool. Its connections run READ COMMITTED with
+ * autocommit off for the whole session: no SET TRANSACTION and no START TRANSACTION round trip
+ * per batch (the batch's first statement opens its transaction, COMMIT ends it). Every
+ * statement is its own round trip (no multiple statements: see claim-batch.ts). Transactions go through the one transaction helper
  * (deadlock, Galera and lost-connection retries, events after commit); connections go to the
  * database host the process currently writes through.
  */
@@ -34,7 +37,7 @@ export class ClaimDatabase {
   private async connect(): Promise<DataSource> {
     const dataSource = await openSessionPool(this.app.config.DATABASE_URL, {
       poolSize: Math.max(2, Math.ceil(this.app.config.DB_POOL_SIZE / 2)),
-      session: [READ_COMMITTED],
+      session: [READ_COMMITTED, NO_AUTOCOMMIT],
     });
     this.dataSource = dataSource;
     return dataSource;
@@ -49,6 +52,7 @@ export class ClaimDatabase {
     const dataSource = this.dataSource ?? (await this.opened());
     return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger }, work, {
       committed: newAssignmentIds ? () => this.committed(newAssignmentIds()) : undefined,
+      sessionOpensTransactions: true,
     });
   }
 
