@@ -70,10 +70,12 @@ export class CodeLookupService {
     if (listId !== null && !isRowId(listId)) return [];
     const withList = listId !== null;
     const params = withList ? [code, listId] : [code];
+    // No ORDER BY on the UNION (it would put the rows through a temporary table): a few rows are sorted here.
     const rows: LookupRow[] = await this.dataSource.query(
-      `${CodeLookupService.UNIQUE_CODES_SQL(withList)} UNION ALL ${CodeLookupService.FIXED_LISTS_SQL(withList)} ORDER BY list_id`,
+      `${CodeLookupService.UNIQUE_CODES_SQL(withList)} UNION ALL ${CodeLookupService.FIXED_LISTS_SQL(withList)}`,
       [...params, ...params],
     );
+    if (rows.length > 1) rows.sort((a, b) => (BigInt(a.list_id) < BigInt(b.list_id) ? -1 : 1));
     return rows.map((row) => infoOf(code, row));
   }
 }
