@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { DataSource } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
@@ -13,11 +14,11 @@ interface EndpointRow {
   id: string;
   url: string;
   secret: string;
-  enabled: number;
   alert_emails: unknown;
   failing_since: Date | null;
 }
 
+/** A leased delivery with its message and its endpoint as they are now. */
 interface DueRow {
   id: string;
   endpoint_id: string;
@@ -28,7 +29,19 @@ interface DueRow {
   event_type: WebhookEvent;
   payload: unknown;
   occurred_at: Date;
+  url: string;
+  secret: string;
+  alert_emails: unknown;
+  failing_since: Date | null;
 }
+
+const endpointOf = (row: DueRow): EndpointRow => ({
+  id: String(row.endpoint_id),
+  url: row.url,
+  secret: row.secret,
+  alert_emails: row.alert_emails,
+  failing_since: row.failing_since,
+});
 
 interface AttemptResult {
   row: DueRow;
@@ -41,7 +54,7 @@ interface AttemptResult {
 
 const ERROR_CHARS = 500;
 /** Concurrent send loops per endpoint job. */
-const LANES = 2;
+const LANES = 4;
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
@@ -57,9 +70,9 @@ export function webhookBody(row: { event_type: WebhookEvent; payload: unknown; o
  * signed by the standardwebhooks library with the endpoint's current secret, every attempt
  * recorded. A job runs per endpoint, so a slow or dead endpoint holds only its own job.
  *
- * Taking deliveries is a lease: their next_attempt_at moves past the attempt's timeout in the
- * same short transaction that picks them (SKIP LOCKED), so another worker never sends them at
- * the same time, and a worker killed mid-send leaves them due again when the lease ends.
+ * Taking deliveries is a lease: one UPDATE moves their next_attempt_at past the attempt's timeout
+ * and marks them with the lease's token, so another worker never sends them at the same time,
+ * and a worker killed mid-send leaves them due again when the lease ends.
  */
 export class WebhookSender {
   private readonly dataSource: DataSource;
@@ -92,8 +105,8 @@ export class WebhookSender {
   }
 
   /**
-   * The job of one endpoint: sends until nothing of it is due. Two lanes take turns, so one
-   * lane's database work (lease, record) overlaps the other's requests; together they keep at
+   * The job of one endpoint: sends until nothing of it is due. Several lanes take turns, so one
+   * lane's database work (lease, record) overlaps the others' requests; together they keep at
    * most WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. Returns how many attempts were made.
    */
   async sendDue(endpointId: string): Promise<number> {
@@ -105,13 +118,9 @@ export class WebhookSender {
   private async lane(endpointId: string, batch: number): Promise<number> {
     let attempts = 0;
     while (!this.closing) {
-      const [endpoint]: EndpointRow[] = await this.dataSource.query(
-        'SELECT id, url, secret, enabled, alert_emails, failing_since FROM webhook_endpoints WHERE id = ?',
-        [endpointId],
-      );
-      if (!endpoint || Number(endpoint.enabled) !== 1) return attempts;
       const due = await this.lease(endpointId, batch);
       if (due.length === 0) return attempts;
+      const endpoint = endpointOf(due[0]);
       const results = await Promise.all(due.map((row) => this.attempt(endpoint, row)));
       attempts += results.length;
       await this.record(endpoint, results);
@@ -119,29 +128,34 @@ export class WebhookSender {
     return attempts;
   }
 
+  /**
+   * Takes up to `batch` due deliveries of an enabled endpoint in one UPDATE (autocommit): their
+   * next_attempt_at moves past the attempt's timeout, marked with a token of this lease. A
+   * concurrent lease waits for the row locks and then sees the moved rows as not due. One read
+   * then loads exactly the leased rows with their messages and the endpoint's current URL and
+   * secret (a rotated secret signs the very next attempt).
+   */
   private async lease(endpointId: string, batch: number): Promise<DueRow[]> {
-    const leaseSeconds = Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5;
-    const ids = await this.app.transaction(
-      async (tx) => {
-        const rows: Array<{ id: string }> = await tx.query(
-          `SELECT id FROM webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due)
-            WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
-            ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [endpointId, batch],
-        );
-        if (rows.length === 0) return [];
-        const ids = rows.map((row) => row.id);
-        await tx.query('UPDATE webhook_deliveries SET next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id IN (?)', [leaseSeconds, ids]);
-        return ids;
-      },
-      { isolation: 'READ COMMITTED' },
+    const leaseMs = (Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5) * 1000;
+    const until = new Date(Date.now() + leaseMs);
+    const token = randomBytes(8).toString('hex');
+    const result: { affectedRows?: number } = await this.dataSource.query(
+      `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_token = ?
+        WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
+          AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = ? AND e.enabled = 1)
+        ORDER BY next_attempt_at LIMIT ?`,
+      [until, token, endpointId, endpointId, batch],
     );
-    if (ids.length === 0) return [];
+    if (!result.affectedRows) return [];
     return this.dataSource.query(
-      `SELECT d.id, d.endpoint_id, d.message_row_id, d.attempts, d.created_at, m.message_id, m.event_type, m.payload, m.occurred_at
-         FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_row_id
-        WHERE d.id IN (?) ORDER BY m.id`,
-      [ids],
+      `SELECT d.id, d.endpoint_id, d.message_row_id, d.attempts, d.created_at, m.message_id, m.event_type, m.payload, m.occurred_at,
+              e.url, e.secret, e.alert_emails, e.failing_since
+         FROM webhook_deliveries d FORCE INDEX (idx_webhook_deliveries_endpoint_due)
+         JOIN webhook_messages m ON m.id = d.message_row_id
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.endpoint_id = ? AND d.status = 'PENDING' AND d.next_attempt_at = ? AND d.lease_token = ?
+        ORDER BY m.id`,
+      [endpointId, until, token],
     );
   }
 
@@ -180,44 +194,44 @@ export class WebhookSender {
     }
   }
 
-  /** Records a round of attempts: one insert of attempts, one upsert of deliveries, the endpoint's health. */
+  /** Records a round of attempts: one insert of attempts, one upsert of deliveries (two statements, no transaction), the endpoint's health. */
   private async record(endpoint: EndpointRow, results: AttemptResult[]): Promise<void> {
     const now = new Date();
-    await this.app.transaction(async (tx) => {
-      await tx.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
-        results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
-      ]);
-      const rows = results.map((r) => {
-        const delivered = r.error === null;
-        const delay = delivered ? null : this.retryDelayMs(r.attempt);
-        const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
-        const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
-        return [
-          r.row.id,
-          r.row.endpoint_id,
-          r.row.message_row_id,
-          r.row.created_at,
-          status,
-          r.attempt,
-          r.statusCode,
-          error,
-          delay === null ? null : new Date(now.getTime() + delay),
-          delivered ? now : null,
-        ];
-      });
-      // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
-      await tx.query(
-        `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
-         VALUES ? ON DUPLICATE KEY UPDATE
-           attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
-           last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
-           last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
-           next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
-           delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
-           status = IF(status = 'PENDING', VALUES(status), status)`,
-        [rows],
-      );
+    // Attempts first: a crash between the two statements leaves an attempt recorded and its delivery
+    // leased, so it is sent again once the lease ends (at least once, every attempt recorded).
+    await this.dataSource.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
+      results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
+    ]);
+    const rows = results.map((r) => {
+      const delivered = r.error === null;
+      const delay = delivered ? null : this.retryDelayMs(r.attempt);
+      const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
+      const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
+      return [
+        r.row.id,
+        r.row.endpoint_id,
+        r.row.message_row_id,
+        r.row.created_at,
+        status,
+        r.attempt,
+        r.statusCode,
+        error,
+        delay === null ? null : new Date(now.getTime() + delay),
+        delivered ? now : null,
+      ];
     });
+    // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
+    await this.dataSource.query(
+      `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
+       VALUES ? ON DUPLICATE KEY UPDATE
+         attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
+         last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
+         last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
+         next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
+         delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
+         status = IF(status = 'PENDING', VALUES(status), status)`,
+      [rows],
+    );
     await this.updateHealth(endpoint, results.some((r) => r.error === null), results.find((r) => r.error !== null)?.error ?? null);
   }
 
