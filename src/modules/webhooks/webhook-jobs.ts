@@ -2,6 +2,7 @@ import type { JobsOptions } from 'bullmq';
 import type { AppContext } from '../../app-context.js';
 import { LowStockMailer } from '../alerts/low-stock-mailer.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
+import { WebhookRetention } from './webhook-retention.js';
 import { WebhookSender } from './webhook-sender.js';
 
 /** Outbox rows → delivery rows (one job at a time is enough; SKIP LOCKED lets several workers share). */
@@ -10,6 +11,9 @@ export const WEBHOOK_DISPATCH_QUEUE = 'webhook-dispatch';
 export const WEBHOOK_SEND_QUEUE = 'webhook-send';
 /** The periodic sweep: outbox rows and due deliveries whose job was lost. */
 export const WEBHOOK_SWEEP_QUEUE = 'webhook-sweep';
+/** Hourly: deletes messages past WEBHOOK_RETENTION_DAYS whose deliveries are final, with their deliveries and attempts. */
+export const WEBHOOK_RETENTION_QUEUE = 'webhook-retention';
+const RETENTION_EVERY_MS = 3_600_000;
 /** The e-mail telling an endpoint's owners it was disabled. */
 export const WEBHOOK_ALERT_MAIL_QUEUE = 'webhook-alert-mail';
 
@@ -72,6 +76,12 @@ export async function startWebhookWorkers(app: AppContext): Promise<void> {
   app.queues.worker(WEBHOOK_SWEEP_QUEUE, () => dispatcher.sweep(), { concurrency: 1 });
   await app.queues.queue(WEBHOOK_SWEEP_QUEUE).upsertJobScheduler('webhook-sweep', { every: app.config.WEBHOOK_SWEEP_INTERVAL_MS }, {
     name: 'sweep',
+    opts: { removeOnComplete: true, removeOnFail: 100 },
+  });
+  const retention = app.get(WebhookRetention);
+  app.queues.worker(WEBHOOK_RETENTION_QUEUE, () => retention.run(), { concurrency: 1 });
+  await app.queues.queue(WEBHOOK_RETENTION_QUEUE).upsertJobScheduler('webhook-retention', { every: RETENTION_EVERY_MS }, {
+    name: 'retention',
     opts: { removeOnComplete: true, removeOnFail: 100 },
   });
   // Messages committed while no worker ran.
