@@ -111,7 +111,12 @@ export const scenario = {
         worker_cpu_us_per_message: Math.round(workerCpu),
         receiver_cpu_us_per_message: Math.round((benchCpu.user + benchCpu.system) / Math.max(1, delivery.distinct)),
       }));
-      const [[state]] = await pool.query<any[]>(`SELECT SUM(status = 'DELIVERED') AS delivered, SUM(status <> 'DELIVERED') AS other FROM webhook_deliveries WHERE endpoint_id = ?`, [rated.id]);
+      // A round is recorded just after its answers arrived: wait a little for the last ones.
+      let state: { delivered: number; other: number } = { delivered: 0, other: 0 };
+      for (const until = Date.now() + 10_000; Date.now() < until; await sleep(100)) {
+        [[state]] = await pool.query<any[]>(`SELECT SUM(status = 'DELIVERED') AS delivered, SUM(status <> 'DELIVERED') AS other FROM webhook_deliveries WHERE endpoint_id = ?`, [rated.id]);
+        if (Number(state.delivered) === MESSAGES) break;
+      }
 
       const goals = {
         'claims_with_webhooks>=0.9': keep >= CLAIMS_KEEP_GOAL,

@@ -53,8 +53,6 @@ interface AttemptResult {
 }
 
 const ERROR_CHARS = 500;
-/** Concurrent send loops per endpoint job. */
-const LANES = 4;
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
@@ -105,33 +103,68 @@ export class WebhookSender {
   }
 
   /**
-   * The job of one endpoint: sends until nothing of it is due. Several lanes take turns, so one
-   * lane's database work (lease, record) overlaps the others' requests; together they keep at
-   * most WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. Returns how many attempts were made.
+   * The job of one endpoint: sends until nothing of it is due, keeping up to
+   * WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. A window, not rounds: whenever half of it is
+   * free, one lease fills it again, so a slow answer holds only its own slot. Answers are recorded
+   * in bulk, one record at a time, each taking every answer that arrived meanwhile (a delivery
+   * stays leased until its answer is recorded). Returns how many attempts were made.
    */
   async sendDue(endpointId: string): Promise<number> {
-    const perLane = Math.max(1, Math.ceil(this.config.WEBHOOK_ENDPOINT_CONCURRENCY / LANES));
-    const lanes = await Promise.all(Array.from({ length: LANES }, () => this.lane(endpointId, perLane)));
-    return lanes.reduce((sum, attempts) => sum + attempts, 0);
-  }
-
-  private async lane(endpointId: string, batch: number): Promise<number> {
+    const limit = this.config.WEBHOOK_ENDPOINT_CONCURRENCY;
+    const refillAt = Math.max(1, Math.floor(limit / 2));
+    const sending = new Set<Promise<void>>();
+    let answered: AttemptResult[] = [];
+    let recording: Promise<void> | null = null;
+    let failure: unknown = null;
+    let endpoint: EndpointRow | null = null;
     let attempts = 0;
-    while (!this.closing) {
-      const due = await this.lease(endpointId, batch);
-      if (due.length === 0) return attempts;
-      const endpoint = endpointOf(due[0]);
-      const results = await Promise.all(due.map((row) => this.attempt(endpoint, row)));
-      attempts += results.length;
-      await this.record(endpoint, results);
+    const flush = () => {
+      if (recording || answered.length === 0 || !endpoint) return;
+      const results = answered;
+      answered = [];
+      recording = this.record(endpoint, results)
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          recording = null;
+          flush();
+        });
+    };
+    while (!this.closing && failure === null) {
+      const room = limit - sending.size;
+      if (sending.size > 0 && room < refillAt) {
+        await Promise.race(sending);
+        continue;
+      }
+      const due = await this.lease(endpointId, room);
+      if (due.length > 0) endpoint = endpointOf(due[0]);
+      for (const row of due) {
+        const sent: Promise<void> = this.attempt(endpoint!, row).then((result) => {
+          attempts++;
+          answered.push(result);
+          sending.delete(sent);
+          flush();
+        });
+        sending.add(sent);
+      }
+      if (sending.size === 0) break;
+      // Less was due than there was room for: let the window empty before asking again.
+      if (due.length < room) await Promise.all([...sending]);
     }
+    await Promise.all([...sending]);
+    while (recording || (answered.length > 0 && failure === null)) {
+      flush();
+      await recording;
+    }
+    if (failure !== null) throw failure;
     return attempts;
   }
 
   /**
-   * Takes up to `batch` due deliveries of an enabled endpoint in one UPDATE (autocommit): their
+   * Takes up to `batch` due deliveries of an enabled endpoint in one UPDATE: their
    * next_attempt_at moves past the attempt's timeout, marked with a token of this lease. A
-   * concurrent lease waits for the row locks and then sees the moved rows as not due. One read
+   * lease of another worker (a job taken over) waits for the row locks and then sees the moved rows as not due. One read
    * then loads exactly the leased rows with their messages and the endpoint's current URL and
    * secret (a rotated secret signs the very next attempt).
    */
@@ -139,12 +172,16 @@ export class WebhookSender {
     const leaseMs = (Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5) * 1000;
     const until = new Date(Date.now() + leaseMs);
     const token = randomBytes(8).toString('hex');
-    const result: { affectedRows?: number } = await this.dataSource.query(
-      `UPDATE webhook_deliveries SET next_attempt_at = ?, lease_token = ?
-        WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
-          AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = ? AND e.enabled = 1)
-        ORDER BY next_attempt_at LIMIT ?`,
-      [until, token, endpointId, endpointId, batch],
+    // In the transaction helper for its deadlock retries (a lease can meet a record's writes).
+    const result: { affectedRows?: number } = await this.app.transaction((tx) =>
+      tx.query(
+        // FORCE INDEX: without it the optimizer may sort every PENDING row of the endpoint, and an UPDATE locks what it reads.
+        `UPDATE webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due) SET next_attempt_at = ?, lease_token = ?
+          WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
+            AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = ? AND e.enabled = 1)
+          ORDER BY next_attempt_at LIMIT ?`,
+        [until, token, endpointId, endpointId, batch],
+      ),
     );
     if (!result.affectedRows) return [];
     return this.dataSource.query(
@@ -194,44 +231,44 @@ export class WebhookSender {
     }
   }
 
-  /** Records a round of attempts: one insert of attempts, one upsert of deliveries (two statements, no transaction), the endpoint's health. */
+  /** Records a round of attempts: one insert of attempts, one upsert of deliveries, the endpoint's health. */
   private async record(endpoint: EndpointRow, results: AttemptResult[]): Promise<void> {
     const now = new Date();
-    // Attempts first: a crash between the two statements leaves an attempt recorded and its delivery
-    // leased, so it is sent again once the lease ends (at least once, every attempt recorded).
-    await this.dataSource.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
-      results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
-    ]);
-    const rows = results.map((r) => {
-      const delivered = r.error === null;
-      const delay = delivered ? null : this.retryDelayMs(r.attempt);
-      const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
-      const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
-      return [
-        r.row.id,
-        r.row.endpoint_id,
-        r.row.message_row_id,
-        r.row.created_at,
-        status,
-        r.attempt,
-        r.statusCode,
-        error,
-        delay === null ? null : new Date(now.getTime() + delay),
-        delivered ? now : null,
-      ];
+    await this.app.transaction(async (tx) => {
+      await tx.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
+        results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
+      ]);
+      const rows = results.map((r) => {
+        const delivered = r.error === null;
+        const delay = delivered ? null : this.retryDelayMs(r.attempt);
+        const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
+        const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
+        return [
+          r.row.id,
+          r.row.endpoint_id,
+          r.row.message_row_id,
+          r.row.created_at,
+          status,
+          r.attempt,
+          r.statusCode,
+          error,
+          delay === null ? null : new Date(now.getTime() + delay),
+          delivered ? now : null,
+        ];
+      });
+      // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
+      await tx.query(
+        `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
+         VALUES ? ON DUPLICATE KEY UPDATE
+           attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
+           last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
+           last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
+           next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
+           delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
+           status = IF(status = 'PENDING', VALUES(status), status)`,
+        [rows],
+      );
     });
-    // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
-    await this.dataSource.query(
-      `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
-       VALUES ? ON DUPLICATE KEY UPDATE
-         attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
-         last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
-         last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
-         next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
-         delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
-         status = IF(status = 'PENDING', VALUES(status), status)`,
-      [rows],
-    );
     await this.updateHealth(endpoint, results.some((r) => r.error === null), results.find((r) => r.error !== null)?.error ?? null);
   }
 
