@@ -24,6 +24,7 @@ export interface CandidateRow {
   code: string;
   expired: number;
   name: string;
+  assigned_at: Date;
   live_id: string | null;
   live_order_id: string | null;
   live_redeemed_at: Date | null;
@@ -34,7 +35,7 @@ export const MAX_CANDIDATES = 50;
 
 /** The candidates of one redemption along KEY (user_id, assigned_at); `k` tags the batch entry. */
 export function candidatesSql(withList: boolean, tagged = false): string {
-  return `SELECT ${tagged ? '? AS k, ' : ''}a.id, a.list_id, a.campaign_id, a.code, l.name,
+  return `SELECT ${tagged ? '? AS k, ' : ''}a.id, a.list_id, a.campaign_id, a.code, a.assigned_at, l.name,
                  (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
                  r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
             FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
@@ -195,8 +196,10 @@ async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<Candida
   const sql = items.map((item) => `(${candidatesSql(item.listId !== null, true)})`).join(' UNION ALL ');
   const rows: Array<CandidateRow & { k: number | string }> = await tx.query(sql, items.flatMap((item, index) => [index, ...candidateParams(item)]));
   const byItem: CandidateRow[][] = items.map(() => []);
-  // UNION ALL keeps each part's order: newest first per entry.
   for (const row of rows) byItem[Number(row.k)].push(row);
+  // Newest first per entry, as each part reads them (a UNION need not keep its parts' order).
+  const newestFirst = (a: CandidateRow, b: CandidateRow) => b.assigned_at.getTime() - a.assigned_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+  for (const candidates of byItem) if (candidates.length > 1) candidates.sort(newestFirst);
   return byItem;
 }
 
