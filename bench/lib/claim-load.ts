@@ -24,6 +24,10 @@ export interface LoadResult {
   firstError?: string;
   /** The server process's CPU time per answered request, in microseconds. */
   serverCpuMicros?: number;
+  /** The other process's (`alsoPid`, e.g. a job worker) CPU time per answered request, in microseconds. */
+  alsoCpuMicros?: number;
+  /** This process's CPU time (the load generator) per answered request, in microseconds. */
+  clientCpuMicros?: number;
   /** How busy the whole machine was (all processes), in % of its CPUs. */
   machineBusy?: number;
 }
@@ -118,6 +122,8 @@ const CLAIM_MUTATION = 'mutation($input: ClaimCouponInput!) { claimCoupon(input:
 export async function httpLoad(options: {
   url: string;
   pid?: number;
+  /** Another process whose CPU time per request is reported too (a job worker). */
+  alsoPid?: number;
   key: string;
   connections: number;
   seconds: number;
@@ -128,6 +134,8 @@ export async function httpLoad(options: {
   timeoutSeconds?: number;
 }): Promise<LoadResult> {
   const cpuBefore = options.pid ? processCpuMicros(options.pid) : 0;
+  const alsoBefore = options.alsoPid ? processCpuMicros(options.alsoPid) : 0;
+  const clientBefore = process.cpuUsage();
   const machineBefore = machineJiffies();
   let sent = 0;
   let ok = 0;
@@ -162,6 +170,7 @@ export async function httpLoad(options: {
     ],
   });
   const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
   errors += result.errors + result.timeouts;
   const machineAfter = machineJiffies();
   return {
@@ -178,6 +187,8 @@ export async function httpLoad(options: {
     seconds,
     firstError,
     serverCpuMicros: options.pid ? (processCpuMicros(options.pid) - cpuBefore) / Math.max(1, ok + errors) : undefined,
+    alsoCpuMicros: options.alsoPid ? (processCpuMicros(options.alsoPid) - alsoBefore) / Math.max(1, ok + errors) : undefined,
+    clientCpuMicros: (client.user + client.system) / Math.max(1, ok + errors),
     machineBusy: (100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1, machineAfter.total - machineBefore.total),
   };
 }

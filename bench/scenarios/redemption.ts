@@ -14,6 +14,7 @@ const LOOKUP_CONNECTIONS = 16;
 const LOOKUP_P99_GOAL_MS = 20;
 
 const LOOKUP = 'query($code: String!) { couponCode(code: $code) { code listId state assignment { id userId } redemption { id redeemedAt } } }';
+const USER_COUPONS = 'query($userId: String!) { userCoupons(userId: $userId, first: 20) { id code listId assignedAt } }';
 const REDEEM = 'mutation($input: RedeemCouponInput!) { redeemCoupon(input: $input) { id assignmentId code userId orderId redeemedAt } }';
 
 const figures = (result: LoadResult) => ({
@@ -22,6 +23,7 @@ const figures = (result: LoadResult) => ({
   p99_ms: result.p99,
   errors: result.errors,
   ...(result.serverCpuMicros === undefined ? {} : { server_cpu_us_per_req: Math.round(result.serverCpuMicros) }),
+  ...(result.clientCpuMicros === undefined ? {} : { loadgen_cpu_us_per_req: Math.round(result.clientCpuMicros) }),
   ...(result.machineBusy === undefined ? {} : { machine_busy_pct: Math.round(result.machineBusy) }),
 });
 
@@ -87,6 +89,11 @@ export const scenario = {
       lines.push(report(`couponCode, ${LOOKUP_CONNECTIONS} clients, random codes of ${CODES}`, figures(lookups)));
       const lookupsWide = await httpLoad({ url: server.url, pid: server.pid, key: viewer, connections: CONNECTIONS, seconds: SECONDS, body: lookupBody });
       lines.push(report(`couponCode, ${CONNECTIONS} clients`, figures(lookupsWide)));
+      // A user's coupons on the same big list (users r1..r<ASSIGNED> hold one code each).
+      const userBody = () => JSON.stringify({ query: USER_COUPONS, variables: { userId: `r${1 + Math.floor(Math.random() * ASSIGNED)}` } });
+      await httpLoad({ url: server.url, pid: server.pid, key: viewer, connections: LOOKUP_CONNECTIONS, seconds: 2, body: userBody });
+      const userCoupons = await httpLoad({ url: server.url, pid: server.pid, key: viewer, connections: LOOKUP_CONNECTIONS, seconds: SECONDS, body: userBody });
+      lines.push(report(`userCoupons, ${LOOKUP_CONNECTIONS} clients, random users of ${ASSIGNED}`, figures(userCoupons)));
       const sql = await sqlLookupLatency(pool, prefix, 2000);
       lines.push(report('lookup SQL alone (mysql2, 1 at a time)', sql));
 
@@ -118,9 +125,10 @@ export const scenario = {
       lines.push(report('ratios', ratios));
       const goals = {
         [`lookup_p99<${LOOKUP_P99_GOAL_MS}ms`]: lookups.p99 < LOOKUP_P99_GOAL_MS,
+        [`userCoupons_p99<${LOOKUP_P99_GOAL_MS}ms`]: userCoupons.p99 < LOOKUP_P99_GOAL_MS,
         lookup_uses_index: codesPlan.type === 'ref' && codesPlan.key === 'idx_coupon_codes_code',
         'redeem>=0.5*trivial': ratios.redeem_vs_trivial >= 0.5,
-        zero_errors: lookups.errors === 0 && redeems.errors === 0,
+        zero_errors: lookups.errors === 0 && userCoupons.errors === 0 && redeems.errors === 0,
         // Requests still in flight when the measurement ends complete afterwards: at least every answered one is there.
         exact: Number(check.live) >= redeems.ok && Number(check.counter) === Number(check.live) && Number(check.doubled) === 0,
       };

@@ -1,5 +1,5 @@
 import { startLatencyGateway, type LatencyGateway } from '../lib/latency-gateway.js';
-import { benchPool, claimBody, httpLoad, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
+import { benchPool, claimBody, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
 import { benchGraphQL, dropBenchDatabase, report, startBenchServer, startBenchWorker } from '../lib/server.js';
 
 const CONNECTIONS = 64;
@@ -16,7 +16,16 @@ const ENV = { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const figures = (result: LoadResult) => ({ per_s: Math.round(result.rate), p50_ms: result.p50, p99_ms: result.p99, errors: result.errors });
+const figures = (result: LoadResult) => ({
+  per_s: Math.round(result.rate),
+  p50_ms: result.p50,
+  p99_ms: result.p99,
+  errors: result.errors,
+  api_cpu_us_per_claim: Math.round(result.serverCpuMicros ?? 0),
+  worker_cpu_us_per_claim: Math.round(result.alsoCpuMicros ?? 0),
+  bench_cpu_us_per_claim: Math.round(result.clientCpuMicros ?? 0),
+  machine_busy_pct: Math.round(result.machineBusy ?? 0),
+});
 
 async function waitForReceiver(receiver: LatencyGateway, count: number, timeoutMs: number): Promise<{ seconds: number; requests: number; distinct: number; malformed: number }> {
   const started = performance.now();
@@ -66,15 +75,15 @@ export const scenario = {
       const campaignId = await seedCampaign(pool, 'bench webhooks', [listId]);
       await settleDatabase(pool);
       await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: 3, body: claimBody(campaignId, 'warm') });
-      const without = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'without') });
+      const without = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'without') });
       lines.push(report('claims, no endpoint', figures(without)));
       const assigned = await createEndpoint(['COUPON_ASSIGNED']);
-      const withHook = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'with') });
+      const withHook = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'with') });
       lines.push(report('claims, coupon.assigned endpoint (20 ms)', figures(withHook)));
       const drained = await waitForReceiver(assigned.receiver, withHook.ok, 120_000);
       lines.push(report('their messages delivered', { expected_at_least: withHook.ok, distinct: drained.distinct, requests: drained.requests, malformed: drained.malformed, drain_s: drained.seconds }));
       await gql('mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: assigned.id });
-      const again = await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'again') });
+      const again = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'again') });
       lines.push(report('claims, no endpoint again', figures(again)));
       const keep = withHook.rate / ((without.rate + again.rate) / 2);
 
@@ -87,10 +96,27 @@ export const scenario = {
            FROM seq_1_to_${MESSAGES}`,
       );
       // Written behind the service's back (no wake-up): the sweep finds them, as it finds rows whose job was lost.
+      const workerCpuBefore = processCpuMicros(worker.pid);
+      const benchCpuBefore = process.cpuUsage();
       const delivery = await waitForReceiver(rated.receiver, MESSAGES, 300_000);
+      const workerCpu = (processCpuMicros(worker.pid) - workerCpuBefore) / Math.max(1, delivery.distinct);
+      const benchCpu = process.cpuUsage(benchCpuBefore);
       const rate = delivery.distinct / delivery.seconds;
-      lines.push(report(`${MESSAGES} messages to one endpoint`, { per_s: Math.round(rate), seconds: delivery.seconds, distinct: delivery.distinct, requests: delivery.requests, malformed: delivery.malformed }));
-      const [[state]] = await pool.query<any[]>(`SELECT SUM(status = 'DELIVERED') AS delivered, SUM(status <> 'DELIVERED') AS other FROM webhook_deliveries WHERE endpoint_id = ?`, [rated.id]);
+      lines.push(report(`${MESSAGES} messages to one endpoint`, {
+        per_s: Math.round(rate),
+        seconds: delivery.seconds,
+        distinct: delivery.distinct,
+        requests: delivery.requests,
+        malformed: delivery.malformed,
+        worker_cpu_us_per_message: Math.round(workerCpu),
+        receiver_cpu_us_per_message: Math.round((benchCpu.user + benchCpu.system) / Math.max(1, delivery.distinct)),
+      }));
+      // A round is recorded just after its answers arrived: wait a little for the last ones.
+      let state: { delivered: number; other: number } = { delivered: 0, other: 0 };
+      for (const until = Date.now() + 10_000; Date.now() < until; await sleep(100)) {
+        [[state]] = await pool.query<any[]>(`SELECT SUM(status = 'DELIVERED') AS delivered, SUM(status <> 'DELIVERED') AS other FROM webhook_deliveries WHERE endpoint_id = ?`, [rated.id]);
+        if (Number(state.delivered) === MESSAGES) break;
+      }
 
       const goals = {
         'claims_with_webhooks>=0.9': keep >= CLAIMS_KEEP_GOAL,

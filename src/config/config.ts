@@ -104,6 +104,7 @@ const configSchema = z
     WEBHOOK_DISABLE_AFTER_SECONDS: positiveInt('a whole number of seconds > 0').default(86_400),
     WEBHOOK_ENDPOINT_CONCURRENCY: positiveInt('a number of parallel requests per endpoint > 0').default(128),
     WEBHOOK_SWEEP_INTERVAL_MS: positiveInt('a number of milliseconds > 0').default(1000),
+    WEBHOOK_RETENTION_DAYS: z.coerce.number({ message: 'expected a whole number of days >= 0' }).int('expected a whole number of days >= 0').min(0, 'expected a whole number of days >= 0').default(30),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'expected fatal, error, warn, info, debug, trace or silent',
     }).default('info'),

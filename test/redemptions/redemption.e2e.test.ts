@@ -144,6 +144,36 @@ describe('code lookup and redemption', () => {
     expect((await redeemedCodes(listId)).redeemedCodes).toBe(2);
   });
 
+  it('redemptions arriving together (batched) each succeed once, with their own id, message and the exact counter; refusals among them keep their codes', async () => {
+    const users = Array.from({ length: 30 }, (_, i) => `many-${i}`);
+    const { listId, codes, campaignId } = await handOut('MANY', users);
+    const service = t.app.get(RedemptionService);
+    const scopedElsewhere = { keyId: 'k2', role: ApiKeyRole.CLIENT, campaignIds: ['999999'] };
+    const shop = { keyId: 'k3', role: ApiKeyRole.CLIENT, campaignIds: [campaignId] };
+    // Started in one turn of the event loop: they share batches. Code 0 twice with one orderId, code 1 twice with two.
+    const results = await Promise.allSettled([
+      ...users.map((userId, i) => service.redeem(shop, { code: codes[i], userId, orderId: `many-order-${i}` })),
+      service.redeem(shop, { code: codes[0], userId: users[0], orderId: 'many-order-0' }),
+      service.redeem(shop, { code: codes[1], userId: users[1], orderId: 'another-order' }),
+      service.redeem(shop, { code: codes[2], userId: 'not-the-holder' }),
+      service.redeem(scopedElsewhere, { code: codes[3], userId: users[3] }),
+    ]);
+    const value = (i: number) => (results[i] as PromiseFulfilledResult<{ id: string; code: string; userId: string; orderId: string }>).value;
+    for (let i = 0; i < users.length; i++) expect(value(i)).toMatchObject({ code: codes[i], userId: users[i], orderId: `many-order-${i}` });
+    expect(new Set(users.map((_, i) => value(i).id)).size).toBe(users.length);
+    expect(value(users.length).id).toBe(value(0).id);
+    const reasons = results.slice(users.length + 1).map((result) => (result as PromiseRejectedResult).reason?.code);
+    expect(reasons).toEqual(['ALREADY_REDEEMED', 'NOT_FOUND', 'FORBIDDEN']);
+    expect(await redeemedCodes(listId)).toEqual({ redeemedCodes: users.length, assignedCodes: users.length });
+    const stored: Array<{ id: string; code: string }> = await t.app.dataSource.query('SELECT id, code FROM coupon_redemptions WHERE list_id = ? AND live = 1', [listId]);
+    expect(new Map(stored.map((row) => [String(row.id), row.code]))).toEqual(new Map(users.map((_, i) => [value(i).id, codes[i]])));
+    const messages: Array<{ redemption_id: string }> = await t.app.dataSource.query(
+      `SELECT JSON_UNQUOTE(JSON_EXTRACT(payload, '$.redemptionId')) AS redemption_id FROM webhook_messages WHERE event_type = 'COUPON_REDEEMED' AND JSON_UNQUOTE(JSON_EXTRACT(payload, '$.listId')) = ?`,
+      [listId],
+    );
+    expect(messages.map((row) => row.redemption_id).sort()).toEqual(users.map((_, i) => value(i).id).sort());
+  });
+
   it('a CLIENT key scoped to campaigns redeems only there; VIEWER keys may not redeem', async () => {
     const { codes, campaignId } = await handOut('SCOPED', ['scoped-user']);
     const service = t.app.get(RedemptionService);

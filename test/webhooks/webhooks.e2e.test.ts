@@ -5,6 +5,7 @@ import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { upload, uploadAndWait, waitForUpload } from '../uploads/upload-helpers';
 import { WebhookDispatcher } from '../../src/modules/webhooks/webhook-dispatcher';
+import { WebhookRetention } from '../../src/modules/webhooks/webhook-retention';
 import { ALL_EVENTS, createEndpoint, deliveries, ENDPOINT_FIELDS, waitForDeliveries } from './webhook-fixtures';
 import { WebhookReceiver } from './webhook-receiver';
 import { appendCodes, claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
@@ -281,5 +282,49 @@ describe('webhooks against a real receiver', () => {
     await receiver.waitFor(() => receiver.at('/listening').length === 1, 'the one message after the endpoint was created');
     expect(receiver.at('/listening')[0].payload?.data).toMatchObject({ assignmentId: fourth.id, userId: 'q4' });
     for (const endpoint of [other, disabled, listening]) await deleteEndpoint(endpoint.id);
+  });
+
+  it('retention deletes messages past WEBHOOK_RETENTION_DAYS whose deliveries are final, with their deliveries and attempts; a PENDING one keeps its message', async () => {
+    const { id: endpointId } = await createEndpoint(t, { url: receiver.url('/retention'), events: ['LIST_LOW_STOCK'] });
+    const db = t.app.dataSource;
+    const old = new Date(Date.now() - 40 * 86_400_000);
+    const recent = new Date(Date.now() - 86_400_000);
+    const message = async (name: string, at: Date) => {
+      const result = await db.query(
+        `INSERT INTO webhook_messages (message_id, event_type, payload, occurred_at, dispatched) VALUES (UUID(), 'LIST_LOW_STOCK', JSON_OBJECT('name', ?), ?, 1)`,
+        [name, at],
+      );
+      return String(result.insertId);
+    };
+    const delivery = async (messageRowId: string, status: string, at: Date, attempts: number) => {
+      const result = await db.query(
+        `INSERT INTO webhook_deliveries (endpoint_id, message_row_id, status, attempts, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)`,
+        [endpointId, messageRowId, status, attempts, at, status === 'PENDING' ? new Date(Date.now() + 86_400_000) : null],
+      );
+      const id = String(result.insertId);
+      for (let attempt = 1; attempt <= attempts; attempt++) {
+        await db.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, duration_ms, at) VALUES (?, ?, 500, 1, ?)', [id, attempt, at]);
+      }
+      return id;
+    };
+    const delivered = await message('old delivered', old);
+    const failed = await message('old failed', old);
+    const pending = await message('old pending', old);
+    const young = await message('recent', recent);
+    await delivery(delivered, 'DELIVERED', old, 2);
+    await delivery(failed, 'FAILED', old, 3);
+    const pendingDelivery = await delivery(pending, 'PENDING', old, 1);
+    const youngDelivery = await delivery(young, 'DELIVERED', recent, 1);
+
+    const removed = await t.app.get(WebhookRetention).run();
+    expect(removed).toMatchObject({ messages: 2, deliveries: 2, attempts: 5 });
+    const left = async (table: string, column: string, ids: string[]) =>
+      (await db.query(`SELECT ${column} AS id FROM ${table} WHERE ${column} IN (?) ORDER BY ${column}`, [ids])).map((row: { id: string }) => String(row.id));
+    expect(await left('webhook_messages', 'id', [delivered, failed, pending, young])).toEqual([pending, young]);
+    expect(await left('webhook_deliveries', 'message_row_id', [delivered, failed, pending, young])).toEqual([pending, young]);
+    expect(await left('webhook_attempts', 'delivery_id', [pendingDelivery, youngDelivery])).toEqual([pendingDelivery, youngDelivery]);
+    // Nothing more to do: a second run deletes nothing.
+    expect(await t.app.get(WebhookRetention).run()).toMatchObject({ messages: 0, deliveries: 0, attempts: 0 });
+    await deleteEndpoint(endpointId);
   });
 });

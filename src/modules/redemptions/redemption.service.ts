@@ -8,26 +8,12 @@ import type { Caller } from '../auth/caller.js';
 import { addRedeemedCodes } from '../lists/list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
+import { candidateParams, candidatesSql, isDuplicate, newRedemption, RedemptionBatcher, type CandidateRow, type ValidRedemption } from './redemption-batch.js';
+import { redeemedMessage } from './redemption-webhook.js';
 import { REDEMPTION_COLUMNS, redemptionFromRow, type RedeemCouponInput, type Redemption, type RedemptionRow } from './redemption.types.js';
 
 const MAX_CODE_LENGTH = 64;
 const MAX_ID_LENGTH = 191;
-const ER_DUP_ENTRY = 1062;
-/** Assignments of one code to one user considered (a FIXED code handed to them again and again). */
-const MAX_CANDIDATES = 50;
-
-interface CandidateRow {
-  id: string;
-  list_id: string;
-  campaign_id: string;
-  code: string;
-  expired: number;
-  name: string;
-  /** The live redemption of this code by this user, as committed when read (no lock). */
-  live_id: string | null;
-  live_order_id: string | null;
-  live_redeemed_at: Date | null;
-}
 
 function checkText(field: string, value: string | null | undefined, max: number, required: boolean): string | null {
   if (value === null || value === undefined) {
@@ -39,9 +25,6 @@ function checkText(field: string, value: string | null | undefined, max: number,
   return value;
 }
 
-const isDuplicate = (error: unknown) =>
-  ((error as { errno?: number }).errno ?? (error as { driverError?: { errno?: number } }).driverError?.errno) === ER_DUP_ENTRY;
-
 /**
  * Redemption at checkout. Exactly once is held by the database: the unique key
  * (list_id, code, user_id, live) admits one live redemption per code and user, so of any
@@ -49,9 +32,11 @@ const isDuplicate = (error: unknown) =>
  */
 export class RedemptionService {
   private readonly dataSource: DataSource;
+  private readonly batcher: RedemptionBatcher;
 
   constructor(private readonly app: AppContext) {
     this.dataSource = app.dataSource;
+    this.batcher = new RedemptionBatcher(app);
   }
 
   async findById(id: string): Promise<Redemption | null> {
@@ -78,21 +63,17 @@ export class RedemptionService {
     const orderId = checkText('input.orderId', input.orderId, MAX_ID_LENGTH, false);
     const listId = input.listId == null ? null : input.listId;
     if (listId !== null && !isRowId(listId)) throw new BadUserInputError('input.listId', 'is not a coupon list id');
+    const item: ValidRedemption = { caller, code, userId, orderId, listId };
+    // The plain case is redeemed in a batch with the redemptions arriving at the same time; the rest here, one by one.
+    return (await this.batcher.submit(item)) ?? this.redeemOne(item);
+  }
 
+  /** One redemption in its own transaction: every rule, every error, idempotency and races decided by the unique key. */
+  private redeemOne({ caller, code, userId, orderId, listId }: ValidRedemption): Promise<Redemption> {
     return this.app.transaction(async (tx) => {
       // The user's assignments of this code, newest first, along KEY (user_id, assigned_at), with
       // the code's live redemption by the unique key: one round trip decides the usual cases.
-      const candidates: CandidateRow[] = await tx.query(
-        `SELECT a.id, a.list_id, a.campaign_id, a.code, l.name, (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
-                r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
-           FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
-           STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
-           LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1
-          WHERE a.user_id = ? AND a.code = ? ${listId ? 'AND a.list_id = ?' : ''}
-          ORDER BY a.assigned_at DESC, a.id DESC
-          LIMIT ${MAX_CANDIDATES}`,
-        listId ? [userId, code, listId] : [userId, code],
-      );
+      const candidates: CandidateRow[] = await tx.query(candidatesSql(listId !== null), candidateParams({ userId, code, listId }));
       // No hint whether the code exists: not this user's code is simply not found.
       if (candidates.length === 0) throw new NotFoundError('Coupon code', code);
       const lists = new Set(candidates.map((row) => String(row.list_id)));
@@ -131,33 +112,8 @@ export class RedemptionService {
         if (orderId !== null && live.order_id === orderId) return redemptionFromRow(live);
         throw new AlreadyRedeemedError(code, live.redeemed_at, String(live.id));
       }
-      const redemption = redemptionFromRow({
-        id,
-        assignment_id: assignment.id,
-        list_id: String(assignment.list_id),
-        campaign_id: String(assignment.campaign_id),
-        code: assignment.code,
-        user_id: userId,
-        order_id: orderId,
-        redeemed_at: redeemedAt,
-        undone_at: null,
-      });
-      await writeWebhookMessages(tx, [
-        {
-          event: WebhookEvent.COUPON_REDEEMED,
-          at: redeemedAt,
-          data: {
-            redemptionId: redemption.id,
-            assignmentId: redemption.assignmentId,
-            code: redemption.code,
-            listId: redemption.listId,
-            campaignId: redemption.campaignId,
-            userId: redemption.userId,
-            orderId: redemption.orderId,
-            redeemedAt,
-          },
-        },
-      ]);
+      const redemption = newRedemption(id, assignment, userId, orderId, redeemedAt);
+      await writeWebhookMessages(tx, [redeemedMessage(redemption)]);
       // Last statement before COMMIT: the list row's lock is held for the shortest time.
       await addRedeemedCodes(tx, redemption.listId, 1);
       return redemption;

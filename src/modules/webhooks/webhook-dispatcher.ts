@@ -85,8 +85,9 @@ export class WebhookDispatcher {
   async sweep(): Promise<{ dispatched: number; endpoints: number }> {
     const dispatched = await this.dispatchAll();
     const due: Array<{ endpoint_id: string }> = await this.dataSource.query(
-      `SELECT DISTINCT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled = 1
-        WHERE d.status = 'PENDING' AND d.next_attempt_at <= UTC_TIMESTAMP(3)`,
+      `SELECT e.id AS endpoint_id FROM webhook_endpoints e
+        WHERE e.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_deliveries d FORCE INDEX (idx_webhook_deliveries_endpoint_due)
+                                         WHERE d.endpoint_id = e.id AND d.status = 'PENDING' AND d.next_attempt_at <= UTC_TIMESTAMP(3))`,
     );
     await Promise.all(due.map((row) => this.kicks.endpoint(String(row.endpoint_id))));
     if (dispatched > 0) this.logger.debug({ dispatched, endpoints: due.length }, 'webhook sweep');

@@ -7,6 +7,9 @@ export const WEBHOOK_DISPATCH_QUEUE = 'webhook-dispatch';
 export const WEBHOOK_SEND_QUEUE = 'webhook-send';
 /** The periodic sweep: outbox rows and due deliveries whose job was lost. */
 export const WEBHOOK_SWEEP_QUEUE = 'webhook-sweep';
+/** Hourly: deletes messages past WEBHOOK_RETENTION_DAYS whose deliveries are final, with their deliveries and attempts. */
+export const WEBHOOK_RETENTION_QUEUE = 'webhook-retention';
+const RETENTION_EVERY_MS = 3_600_000;
 /** The e-mail telling an endpoint's owners it was disabled. */
 export const WEBHOOK_ALERT_MAIL_QUEUE = 'webhook-alert-mail';
 
@@ -45,10 +48,11 @@ export interface WebhookProcessors {
   dispatcher: { dispatchAll(): Promise<unknown>; sweep(): Promise<unknown> };
   sender: { sendDue(endpointId: string): Promise<unknown>; close(): void };
   mailer: { deliver(to: string, mail: { subject: string; text: string }): Promise<void> };
+  retention: { run(): Promise<unknown> };
 }
 
 /** Starts the webhook workers and the sweep (worker processes only). */
-export async function startWebhookWorkers(app: AppContext, { dispatcher, sender, mailer }: WebhookProcessors): Promise<void> {
+export async function startWebhookWorkers(app: AppContext, { dispatcher, sender, mailer, retention }: WebhookProcessors): Promise<void> {
   app.onShutdown(() => sender.close());
   app.queues.worker(WEBHOOK_DISPATCH_QUEUE, () => dispatcher.dispatchAll(), { concurrency: 1 });
   app.queues.worker<SendJobData>(WEBHOOK_SEND_QUEUE, (job) => sender.sendDue(job.data.endpointId), {
@@ -73,6 +77,11 @@ export async function startWebhookWorkers(app: AppContext, { dispatcher, sender,
   app.queues.worker(WEBHOOK_SWEEP_QUEUE, () => dispatcher.sweep(), { concurrency: 1 });
   await app.queues.queue(WEBHOOK_SWEEP_QUEUE).upsertJobScheduler('webhook-sweep', { every: app.config.WEBHOOK_SWEEP_INTERVAL_MS }, {
     name: 'sweep',
+    opts: { removeOnComplete: true, removeOnFail: 100 },
+  });
+  app.queues.worker(WEBHOOK_RETENTION_QUEUE, () => retention.run(), { concurrency: 1 });
+  await app.queues.queue(WEBHOOK_RETENTION_QUEUE).upsertJobScheduler('webhook-retention', { every: RETENTION_EVERY_MS }, {
+    name: 'retention',
     opts: { removeOnComplete: true, removeOnFail: 100 },
   });
   // Messages committed while no worker ran.

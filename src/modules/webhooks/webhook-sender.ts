@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { DataSource } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
@@ -13,11 +14,11 @@ interface EndpointRow {
   id: string;
   url: string;
   secret: string;
-  enabled: number;
   alert_emails: unknown;
   failing_since: Date | null;
 }
 
+/** A leased delivery with its message and its endpoint as they are now. */
 interface DueRow {
   id: string;
   endpoint_id: string;
@@ -28,7 +29,19 @@ interface DueRow {
   event_type: WebhookEvent;
   payload: unknown;
   occurred_at: Date;
+  url: string;
+  secret: string;
+  alert_emails: unknown;
+  failing_since: Date | null;
 }
+
+const endpointOf = (row: DueRow): EndpointRow => ({
+  id: String(row.endpoint_id),
+  url: row.url,
+  secret: row.secret,
+  alert_emails: row.alert_emails,
+  failing_since: row.failing_since,
+});
 
 interface AttemptResult {
   row: DueRow;
@@ -40,8 +53,6 @@ interface AttemptResult {
 }
 
 const ERROR_CHARS = 500;
-/** Concurrent send loops per endpoint job. */
-const LANES = 2;
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
@@ -57,9 +68,9 @@ export function webhookBody(row: { event_type: WebhookEvent; payload: unknown; o
  * signed by the standardwebhooks library with the endpoint's current secret, every attempt
  * recorded. A job runs per endpoint, so a slow or dead endpoint holds only its own job.
  *
- * Taking deliveries is a lease: their next_attempt_at moves past the attempt's timeout in the
- * same short transaction that picks them (SKIP LOCKED), so another worker never sends them at
- * the same time, and a worker killed mid-send leaves them due again when the lease ends.
+ * Taking deliveries is a lease: one UPDATE moves their next_attempt_at past the attempt's timeout
+ * and marks them with the lease's token, so another worker never sends them at the same time,
+ * and a worker killed mid-send leaves them due again when the lease ends.
  */
 export class WebhookSender {
   private readonly dataSource: DataSource;
@@ -92,56 +103,96 @@ export class WebhookSender {
   }
 
   /**
-   * The job of one endpoint: sends until nothing of it is due. Two lanes take turns, so one
-   * lane's database work (lease, record) overlaps the other's requests; together they keep at
-   * most WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. Returns how many attempts were made.
+   * The job of one endpoint: sends until nothing of it is due, keeping up to
+   * WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. A window, not rounds: whenever half of it is
+   * free, one lease fills it again, so a slow answer holds only its own slot. Answers are recorded
+   * in bulk, one record at a time, each taking every answer that arrived meanwhile (a delivery
+   * stays leased until its answer is recorded). Returns how many attempts were made.
    */
   async sendDue(endpointId: string): Promise<number> {
-    const perLane = Math.max(1, Math.ceil(this.config.WEBHOOK_ENDPOINT_CONCURRENCY / LANES));
-    const lanes = await Promise.all(Array.from({ length: LANES }, () => this.lane(endpointId, perLane)));
-    return lanes.reduce((sum, attempts) => sum + attempts, 0);
-  }
-
-  private async lane(endpointId: string, batch: number): Promise<number> {
+    const limit = this.config.WEBHOOK_ENDPOINT_CONCURRENCY;
+    const refillAt = Math.max(1, Math.floor(limit / 2));
+    const sending = new Set<Promise<void>>();
+    let answered: AttemptResult[] = [];
+    let recording: Promise<void> | null = null;
+    let failure: unknown = null;
+    let endpoint: EndpointRow | null = null;
     let attempts = 0;
-    while (!this.closing) {
-      const [endpoint]: EndpointRow[] = await this.dataSource.query(
-        'SELECT id, url, secret, enabled, alert_emails, failing_since FROM webhook_endpoints WHERE id = ?',
-        [endpointId],
-      );
-      if (!endpoint || Number(endpoint.enabled) !== 1) return attempts;
-      const due = await this.lease(endpointId, batch);
-      if (due.length === 0) return attempts;
-      const results = await Promise.all(due.map((row) => this.attempt(endpoint, row)));
-      attempts += results.length;
-      await this.record(endpoint, results);
+    const flush = () => {
+      if (recording || answered.length === 0 || !endpoint) return;
+      const results = answered;
+      answered = [];
+      recording = this.record(endpoint, results)
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          recording = null;
+          flush();
+        });
+    };
+    while (!this.closing && failure === null) {
+      const room = limit - sending.size;
+      if (sending.size > 0 && room < refillAt) {
+        await Promise.race(sending);
+        continue;
+      }
+      const due = await this.lease(endpointId, room);
+      if (due.length > 0) endpoint = endpointOf(due[0]);
+      for (const row of due) {
+        const sent: Promise<void> = this.attempt(endpoint!, row).then((result) => {
+          attempts++;
+          answered.push(result);
+          sending.delete(sent);
+          flush();
+        });
+        sending.add(sent);
+      }
+      if (sending.size === 0) break;
+      // Less was due than there was room for: let the window empty before asking again.
+      if (due.length < room) await Promise.all([...sending]);
     }
+    await Promise.all([...sending]);
+    while (recording || (answered.length > 0 && failure === null)) {
+      flush();
+      await recording;
+    }
+    if (failure !== null) throw failure;
     return attempts;
   }
 
+  /**
+   * Takes up to `batch` due deliveries of an enabled endpoint in one UPDATE: their
+   * next_attempt_at moves past the attempt's timeout, marked with a token of this lease. A
+   * lease of another worker (a job taken over) waits for the row locks and then sees the moved rows as not due. One read
+   * then loads exactly the leased rows with their messages and the endpoint's current URL and
+   * secret (a rotated secret signs the very next attempt).
+   */
   private async lease(endpointId: string, batch: number): Promise<DueRow[]> {
-    const leaseSeconds = Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5;
-    const ids = await this.app.transaction(
-      async (tx) => {
-        const rows: Array<{ id: string }> = await tx.query(
-          `SELECT id FROM webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due)
-            WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
-            ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-          [endpointId, batch],
-        );
-        if (rows.length === 0) return [];
-        const ids = rows.map((row) => row.id);
-        await tx.query('UPDATE webhook_deliveries SET next_attempt_at = UTC_TIMESTAMP(3) + INTERVAL ? SECOND WHERE id IN (?)', [leaseSeconds, ids]);
-        return ids;
-      },
-      { isolation: 'READ COMMITTED' },
+    const leaseMs = (Math.ceil(this.config.WEBHOOK_TIMEOUT_MS / 1000) + 5) * 1000;
+    const until = new Date(Date.now() + leaseMs);
+    const token = randomBytes(8).toString('hex');
+    // In the transaction helper for its deadlock retries (a lease can meet a record's writes).
+    const result: { affectedRows?: number } = await this.app.transaction((tx) =>
+      tx.query(
+        // FORCE INDEX: without it the optimizer may sort every PENDING row of the endpoint, and an UPDATE locks what it reads.
+        `UPDATE webhook_deliveries FORCE INDEX (idx_webhook_deliveries_endpoint_due) SET next_attempt_at = ?, lease_token = ?
+          WHERE endpoint_id = ? AND status = 'PENDING' AND next_attempt_at <= UTC_TIMESTAMP(3)
+            AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.id = ? AND e.enabled = 1)
+          ORDER BY next_attempt_at LIMIT ?`,
+        [until, token, endpointId, endpointId, batch],
+      ),
     );
-    if (ids.length === 0) return [];
+    if (!result.affectedRows) return [];
     return this.dataSource.query(
-      `SELECT d.id, d.endpoint_id, d.message_row_id, d.attempts, d.created_at, m.message_id, m.event_type, m.payload, m.occurred_at
-         FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_row_id
-        WHERE d.id IN (?) ORDER BY m.id`,
-      [ids],
+      `SELECT d.id, d.endpoint_id, d.message_row_id, d.attempts, d.created_at, m.message_id, m.event_type, m.payload, m.occurred_at,
+              e.url, e.secret, e.alert_emails, e.failing_since
+         FROM webhook_deliveries d FORCE INDEX (idx_webhook_deliveries_endpoint_due)
+         JOIN webhook_messages m ON m.id = d.message_row_id
+         JOIN webhook_endpoints e ON e.id = d.endpoint_id
+        WHERE d.endpoint_id = ? AND d.status = 'PENDING' AND d.next_attempt_at = ? AND d.lease_token = ?
+        ORDER BY m.id`,
+      [endpointId, until, token],
     );
   }
 

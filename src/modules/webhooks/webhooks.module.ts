@@ -4,6 +4,7 @@ import { WebhookDispatcher } from './webhook-dispatcher.js';
 import { startWebhookWorkers } from './webhook-jobs.js';
 import { WebhookKicks } from './webhook-kicks.js';
 import { WebhookMessagesWritten } from './webhook-outbox.js';
+import { WebhookRetention } from './webhook-retention.js';
 import { WebhookSender } from './webhook-sender.js';
 
 /** Signed webhooks: endpoints over GraphQL, an outbox written with each change, delivery by the workers. */
@@ -14,5 +15,10 @@ export const webhooksModule: AppModule = {
     app.eventBus.on(WebhookMessagesWritten, () => app.get(WebhookKicks).dispatch());
   },
   startWorkers: (app) =>
-    startWebhookWorkers(app, { dispatcher: app.get(WebhookDispatcher), sender: app.get(WebhookSender), mailer: app.get(LowStockMailer) }),
+    startWebhookWorkers(app, {
+      dispatcher: app.get(WebhookDispatcher),
+      sender: app.get(WebhookSender),
+      mailer: app.get(LowStockMailer),
+      retention: app.get(WebhookRetention),
+    }),
 };
