@@ -137,11 +137,11 @@ describe('claims that wait too long for a transaction', () => {
     const caller = { keyId: 'bootstrap', role: ApiKeyRole.CLIENT };
     const lock = await lockCampaign(t, campaignId);
     try {
-      // Two batches (one per slot) wait for the campaign lock; three more claims wait behind them.
+      // Two batches (one per slot), each holding its claim, wait for the campaign lock; three more claims wait behind them.
       const first = claims.claimAs(caller, { campaignId, userId: 'slow-1' });
-      await until(() => claims.queueState().batchesInFlight === 1);
+      await until(() => claims.queueState().batchesInFlight === 1 && claims.queueState().waiting === 0);
       const second = claims.claimAs(caller, { campaignId, userId: 'slow-2' });
-      await until(() => claims.queueState().batchesInFlight === 2);
+      await until(() => claims.queueState().batchesInFlight === 2 && claims.queueState().waiting === 0);
       const queuedAt = performance.now();
       const queued = [3, 4, 5].map((n) => claims.claimAs(caller, { campaignId, userId: `slow-${n}` }).then(() => 'answered', (error: unknown) => error));
       await until(() => performance.now() - queuedAt > 250);

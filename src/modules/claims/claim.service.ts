@@ -224,11 +224,17 @@ export class ClaimService {
       queue.scheduled = false;
       this.shedStale(queue);
       if (!this.mayStart(queue)) return;
-      const batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
-      this.waiting -= batch.length;
-      queue.lastSize = batch.length;
       queue.inFlight++;
-      const run = this.runBatch(campaignId, batch)
+      let batch: PendingClaim[] = [];
+      // Taken once the batch's transaction has its connection: claims that arrive while it waits
+      // for one (many campaigns at once share the pool) ride along instead of waiting for the next.
+      const take = () => {
+        batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
+        this.waiting -= batch.length;
+        if (batch.length > 0) queue.lastSize = batch.length;
+        return batch;
+      };
+      const run = this.runBatch(campaignId, take)
         .catch((error: unknown) => {
           this.app.logger.error({ err: error, campaignId }, 'claim batch failed');
           for (const pending of batch) pending.reject(error);
@@ -273,32 +279,44 @@ export class ClaimService {
   }
 
   /**
-   * One transaction for the batch. If it fails for an unexpected reason (after the transaction
+   * One transaction for the batch: given, or (`source` a function) the claims waiting when the
+   * transaction has its connection. If it fails for an unexpected reason (after the transaction
    * helper's own deadlock retries), the batch is split in halves and retried, so that one claim
    * that cannot be written does not take the others down with it.
    */
-  private async runBatch(campaignId: string, batch: PendingClaim[]): Promise<void> {
+  private async runBatch(campaignId: string, source: PendingClaim[] | (() => PendingClaim[])): Promise<void> {
+    let taken: PendingClaim[] | null = Array.isArray(source) ? source : null;
+    // Once: a retried transaction runs the same claims again.
+    const batch = () => (taken ??= (source as () => PendingClaim[])());
     let outcomes: ClaimOutcome[];
     try {
       let stored: ClaimOutcome[] = [];
       outcomes = await this.database.transaction(
-        async (tx) => (stored = await runClaimBatch(tx, campaignId, batch.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS)),
+        async (tx) => {
+          const claims = batch();
+          stored = claims.length === 0 ? [] : await runClaimBatch(tx, campaignId, claims.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS);
+          return stored;
+        },
         // Read back after a COMMIT whose answer was lost: the batch's new assignments by their ids.
         () => stored.flatMap((outcome) => ('assignment' in outcome && !outcome.assignment.reused ? [outcome.assignment.id] : [])),
       );
     } catch (error) {
-      if (batch.length > 1) {
-        const half = Math.ceil(batch.length / 2);
-        await this.runBatch(campaignId, batch.slice(0, half));
-        await this.runBatch(campaignId, batch.slice(half));
+      const failed = batch();
+      if (failed.length > 1) {
+        const half = Math.ceil(failed.length / 2);
+        await this.runBatch(campaignId, failed.slice(0, half));
+        await this.runBatch(campaignId, failed.slice(half));
         return;
       }
+      if (failed.length === 0) return;
       this.app.logger.error({ err: error, campaignId }, 'claim failed');
-      this.settle(batch[0], { error: error as DomainError }, true);
+      this.settle(failed[0], { error: error as DomainError }, true);
       return;
     }
-    this.app.metrics.claimBatchSize.observe(batch.length);
-    batch.forEach((pending, index) => this.settle(pending, outcomes[index], false));
+    const done = batch();
+    if (done.length === 0) return;
+    this.app.metrics.claimBatchSize.observe(done.length);
+    done.forEach((pending, index) => this.settle(pending, outcomes[index], false));
   }
 
   private settle(pending: PendingClaim, outcome: ClaimOutcome, unexpected: boolean): void {
