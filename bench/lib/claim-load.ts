@@ -234,9 +234,10 @@ export async function rawClaimFloor(databaseUrl: string, campaignId: string, lis
               `START TRANSACTION;
                SELECT status INTO @raw_status FROM campaigns WHERE id = ? FOR UPDATE;
                SELECT claim_cursor, visible_seq INTO @raw_after, @raw_upto FROM coupon_lists WHERE id = ? FOR UPDATE;
-               SELECT assignment_id FROM claim_windows WHERE campaign_id = ? AND user_id = ? AND window_ends_at > UTC_TIMESTAMP(3);
+               SELECT id FROM coupon_assignments FORCE INDEX (idx_coupon_assignments_user)
+                WHERE user_id = ? AND assigned_at > DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? SECOND) AND campaign_id = ?;
                SELECT seq, code, UTC_TIMESTAMP(3) AS now FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = ? AND seq > @raw_after AND seq <= @raw_upto ORDER BY seq LIMIT 1`,
-              [campaignId, listId, campaignId, userId, listId],
+              [campaignId, listId, userId, windowSeconds, campaignId, listId],
             );
             const [window, codes] = [results[3] as any[], results[4] as any[]];
             if (window.length > 0 || codes.length === 0) {
@@ -248,11 +249,9 @@ export async function rawClaimFloor(databaseUrl: string, campaignId: string, lis
             const id = uuidv7();
             await connection.query(
               `INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?);
-               INSERT INTO claim_windows (campaign_id, user_id, assignment_id, window_ends_at) VALUES (?, ?, ?, ?)
-                 ON DUPLICATE KEY UPDATE assignment_id = VALUES(assignment_id), window_ends_at = VALUES(window_ends_at);
                UPDATE coupon_lists SET claim_cursor = ?, assigned_codes = assigned_codes + 1 WHERE id = ?;
                COMMIT`,
-              [id, listId, campaignId, seq, code, userId, `ext-${n}`, now, campaignId, userId, id, new Date(now.getTime() + windowSeconds * 1000), seq, listId],
+              [id, listId, campaignId, seq, code, userId, `ext-${n}`, now, seq, listId],
             );
             ok++;
             latencies.push(performance.now() - begin);

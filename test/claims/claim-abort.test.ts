@@ -4,8 +4,8 @@ import { claim, codesNamed, createCampaign, createUniqueList, sleep } from '../h
 
 /**
  * A claim batch cut off in the middle of its writes (its connection killed after the assignment
- * insert, during the window upsert) leaves nothing behind; the claim is run again on a fresh
- * connection and answered once, with exactly the rows its answer names.
+ * insert, during the list's counter update) leaves nothing behind; the claim is run again on a
+ * fresh connection and answered once, with exactly the rows its answer names.
  */
 describe('a claim batch aborted between its writes', () => {
   let t: TestApp;
@@ -13,23 +13,23 @@ describe('a claim batch aborted between its writes', () => {
     t = await startTestApp({ env: { ROLE: 'api' } });
   });
   afterAll(async () => {
-    await t.app.dataSource.query('DROP TRIGGER IF EXISTS claim_windows_pause').catch(() => undefined);
+    await t.app.dataSource.query('DROP TRIGGER IF EXISTS claim_move_pause').catch(() => undefined);
     await t.destroy();
   });
 
   it('commits nothing of the aborted attempt and answers the retried one', async () => {
     const listId = await createUniqueList(t, 'aborted', codesNamed('AB', 10));
     const campaignId = await createCampaign(t, [listId]);
-    // The window upsert (second write of the batch) pauses for this user, so the batch can be cut off there.
+    // The list's counter update (the write after the assignment insert) pauses for this list, so the batch can be cut off there.
     await t.app.dataSource.query(
-      `CREATE TRIGGER claim_windows_pause BEFORE INSERT ON claim_windows FOR EACH ROW
-         BEGIN IF NEW.user_id = 'cut-off' THEN DO SLEEP(2); END IF; END`,
+      `CREATE TRIGGER claim_move_pause BEFORE UPDATE ON coupon_lists FOR EACH ROW
+         BEGIN IF OLD.id = ${Number(listId)} AND NEW.assigned_codes <> OLD.assigned_codes THEN DO SLEEP(2); END IF; END`,
     );
     const answer = claim(t, { campaignId, userId: 'cut-off' });
     let killed = false;
     for (let i = 0; i < 200 && !killed; i++) {
       const rows: Array<{ id: string }> = await t.app.dataSource.query(
-        `SELECT id FROM information_schema.processlist WHERE (info LIKE '%INSERT INTO claim_windows%' OR state = 'User sleep') AND db = DATABASE() AND id <> CONNECTION_ID()`,
+        `SELECT id FROM information_schema.processlist WHERE (info LIKE 'UPDATE coupon_lists SET claim_cursor%' OR state = 'User sleep') AND db = DATABASE() AND id <> CONNECTION_ID()`,
       );
       if (rows.length > 0) {
         // The attempt inserted its assignment already; it has not committed.
@@ -47,7 +47,9 @@ describe('a claim batch aborted between its writes', () => {
     expect(rows).toEqual([{ id: assignment.id, code: assignment.code }]);
     const [list] = await t.app.dataSource.query('SELECT claim_cursor, assigned_codes FROM coupon_lists WHERE id = ?', [listId]);
     expect({ cursor: Number(list.claim_cursor), assigned: Number(list.assigned_codes) }).toEqual({ cursor: 1, assigned: 1 });
-    const [window] = await t.app.dataSource.query('SELECT assignment_id FROM claim_windows WHERE campaign_id = ? AND user_id = ?', [campaignId, 'cut-off']);
-    expect(window.assignment_id).toBe(assignment.id);
+    // The trigger has done its part; the stored assignment is the user's window: claiming again hands it back.
+    await t.app.dataSource.query('DROP TRIGGER IF EXISTS claim_move_pause');
+    const again = (await claim(t, { campaignId, userId: 'cut-off' })).data.claimCoupon;
+    expect({ id: again.id, reused: again.reused }).toEqual({ id: assignment.id, reused: true });
   }, 30_000);
 });

@@ -94,6 +94,18 @@ export type Plan =
 export const CODE_READ_SQL =
   'SELECT list_id, seq, code FROM coupon_codes FORCE INDEX (PRIMARY) WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?';
 
+/**
+ * The open claim windows of some users in one campaign: their assignments of the campaign made
+ * within the window, found by KEY (user_id, assigned_at). A new assignment is the user's window;
+ * nothing else is written for it. A condition on `coupon_assignments a` (read it with FORCE INDEX
+ * (idx_coupon_assignments_user)); parameters from claimWindowParams.
+ */
+export const CLAIM_WINDOW_CONDITION = 'a.user_id IN (?) AND a.assigned_at > DATE_SUB(UTC_TIMESTAMP(3), INTERVAL ? MICROSECOND) AND a.campaign_id = ?';
+
+export function claimWindowParams(campaignId: string, users: string[], windowSeconds: number): unknown[] {
+  return [users, Math.round(windowSeconds * 1_000_000), campaignId];
+}
+
 /** One statement of the batch's writes; `rows`: how many rows it must change, or the batch is retried. */
 interface Write {
   sql: string;
@@ -112,7 +124,8 @@ interface Write {
  *
  * Why it is correct:
  * - The campaign row is locked first (`FOR UPDATE`): batches of one campaign, in any process,
- *   run one after another, so reading `claim_windows` and then writing it cannot race.
+ *   run one after another, so reading the users' open claim windows (their assignments of this
+ *   campaign within CLAIM_WINDOW_SECONDS) and then adding assignments cannot race.
  * - The campaign's lists are locked in the same statement, in id order (the same order for
  *   every campaign sharing a list, so batches do not deadlock each other). Holding a list's
  *   lock, the batch owns its counters and its claimable range `claim_cursor < seq <= visible_seq`.
@@ -145,17 +158,16 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   const likely = likelyCodeReads(listRows, claims);
   const readRows: Array<{ k: 'w' | 'c' | 's' } & WindowRow & CodeRow> = campaignRows.length === 0 ? [] : await tx.query(
     [
-      // STRAIGHT_JOIN: the optimizer otherwise starts from the list and walks all its assignments.
+      // The users' assignments of this campaign made within the window.
       `SELECT STRAIGHT_JOIN 'w' AS k, a.id, a.list_id, a.code, a.user_id, a.external_id, a.assigned_at, l.expires_at, NULL AS seq
-         FROM claim_windows w
-         JOIN coupon_assignments a ON a.id = w.assignment_id
+         FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
          JOIN coupon_lists l ON l.id = a.list_id
-        WHERE w.campaign_id = ? AND w.user_id IN (?) AND w.window_ends_at > UTC_TIMESTAMP(3)`,
+        WHERE ${CLAIM_WINDOW_CONDITION}`,
       ...likely.map(() => `(SELECT 'c' AS k, NULL, list_id, code, NULL, NULL, NULL, NULL, seq FROM coupon_codes FORCE INDEX (PRIMARY)
           WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`),
       `SELECT 's', NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBED_EVENTS_SQL}) subscribed`,
     ].join(' UNION ALL '),
-    [campaignId, users, ...likely.flatMap((read) => [read.listId, read.after, read.upto, read.count])],
+    [...claimWindowParams(campaignId, users, windowSeconds), ...likely.flatMap((read) => [read.listId, read.after, read.upto, read.count])],
   );
   const windowRows = readRows.filter((row) => row.k === 'w');
   const likelyCodes = readRows.filter((row) => row.k === 'c');
@@ -182,7 +194,13 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   }
   const byPosition = [...lists.values()].sort((a, b) => a.position - b.position);
   const windows = new Map<string, WindowRow>();
-  for (const row of windowRows) windows.set(row.user_id, { ...row, list_id: String(row.list_id) });
+  // A user's window is its newest assignment (a longer CLAIM_WINDOW_SECONDS may reach back to older ones).
+  for (const row of windowRows) {
+    const seen = windows.get(row.user_id);
+    if (!seen || row.assigned_at.getTime() > seen.assigned_at.getTime() || (row.assigned_at.getTime() === seen.assigned_at.getTime() && row.id > seen.id)) {
+      windows.set(row.user_id, { ...row, list_id: String(row.list_id) });
+    }
+  }
   for (const row of likelyCodes) lists.get(String(row.list_id))?.codes.push({ list_id: String(row.list_id), seq: String(row.seq), code: row.code });
 
   // Allocation: pure, repeated if a list turns out to hold fewer code rows than its counters say.
@@ -264,16 +282,8 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   // The writes, one statement per round trip, in this order.
   const writes: Write[] = [];
   if (inserts.length > 0) {
+    // The assignment is also the user's claim window: nothing else to write for it.
     writes.push({ sql: 'INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES ?', params: [inserts] });
-    const windowEndsAt = new Date(now.getTime() + windowSeconds * 1000);
-    // One window per user: the batch's last new assignment of a user is its window.
-    const windowsByUser = new Map<string, string>();
-    for (const assignment of newAssignments) windowsByUser.set(assignment.userId, assignment.id);
-    writes.push({
-      sql: `INSERT INTO claim_windows (campaign_id, user_id, assignment_id, window_ends_at) VALUES ?
-         ON DUPLICATE KEY UPDATE assignment_id = VALUES(assignment_id), window_ends_at = VALUES(window_ends_at)`,
-      params: [[...windowsByUser].map(([userId, assignmentId]) => [campaignId, userId, assignmentId, windowEndsAt])],
-    });
   }
   if (reuses.length > 0) {
     writes.push({ sql: 'INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', params: [reuses.map((reuse) => [reuse.assignmentId, now])] });

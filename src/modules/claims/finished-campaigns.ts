@@ -3,7 +3,7 @@ import { BadUserInputError, CampaignFinishedError } from '../../common/errors.js
 import { CampaignStatus, type FinishReason } from '../campaigns/campaign.entity.js';
 import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
 import { LiveTopic, type CampaignStatusMessage } from '../realtime/topics.js';
-import type { ValidClaim } from './claim-batch.js';
+import { CLAIM_WINDOW_CONDITION, claimWindowParams, type ValidClaim } from './claim-batch.js';
 
 /** Finished campaigns a process remembers; the oldest are forgotten beyond this (they then cost one transaction again). */
 export const MAX_REMEMBERED_FINISHED = 10_000;
@@ -90,8 +90,8 @@ export class FinishedCampaigns {
     const inWindow = new Set<string>();
     if (users.length > 0) {
       const rows: Array<{ user_id: string }> = await this.app.dataSource.query(
-        'SELECT user_id FROM claim_windows WHERE campaign_id = ? AND user_id IN (?) AND window_ends_at > UTC_TIMESTAMP(3)',
-        [campaignId, users],
+        `SELECT DISTINCT a.user_id FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user) WHERE ${CLAIM_WINDOW_CONDITION}`,
+        claimWindowParams(campaignId, users, this.app.config.CLAIM_WINDOW_SECONDS),
       );
       for (const row of rows) inWindow.add(row.user_id);
     }
