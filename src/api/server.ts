@@ -17,7 +17,7 @@ import { ApiKeyRole } from '../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../modules/auth/api-key.service.js';
 import type { Caller } from '../modules/auth/caller.js';
 import { CONSOLE_BUILD_DIR, mountConsole } from '../infra/http/console-route.js';
-import { graphqlPostHandler, isPlainGraphQLPost } from '../infra/http/graphql-post.js';
+import { BODY_NOT_JSON, BODY_TOO_LARGE, bodyDeadline, graphqlPostHandler, isPlainGraphQLPost, sendError } from '../infra/http/graphql-post.js';
 import { mountHealthRoutes } from '../infra/http/health.js';
 import { findProjectRoot } from '../infra/project-root.js';
 import type { GraphQLContext } from '../modules/graphql-context.js';
@@ -61,15 +61,6 @@ const CLOSE_FORBIDDEN = 4403;
 const CLOSE_TOO_MANY = 4429;
 const REVOCATION_SWEEP_MS = 4000;
 
-/**
- * Refuses a request before its body is read: the socket is closed after the answer, so a client
- * streaming a body it may not send holds nothing.
- */
-function refuse(res: Response, status: number, code: string, message: string): void {
-  res.set('Connection', 'close');
-  res.status(status).json({ errors: [{ message, extensions: { code } }] });
-}
-
 type SocketExtra = { caller?: Caller; secret?: string };
 
 /** The API process's HTTP server: GraphQL over HTTP and WebSocket on one port, health, metrics. */
@@ -89,7 +80,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       maxHeaderSize: 16 * 1024,
       keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       // The hard cap is the upload's: a 1 GiB code file over a slow link takes long. Every other
-      // request gets HTTP_REQUEST_TIMEOUT_MS for its body (bodyDeadline below).
+      // request gets HTTP_REQUEST_TIMEOUT_MS for its body (bodyDeadline).
       requestTimeout: Math.max(config.UPLOAD_TIMEOUT_SECONDS * 1000, config.HTTP_HEADERS_TIMEOUT_MS + 1),
       connectionsCheckingInterval: 1000,
     },
@@ -221,12 +212,18 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     (req as unknown as { app: typeof expressApp }).app = expressApp;
     return req as Request;
   };
+  /** The caller of a request, from its Authorization header alone. */
+  const callerOf = (req: IncomingMessage) => keys.authenticate(bearerToken(req.headers.authorization));
+  const recordRequest = (route: string, method: string, status: number, seconds: number) => {
+    app.metrics.httpRequests.inc({ route, method, status: String(status) });
+    app.metrics.httpDuration.observe({ route }, seconds);
+  };
   graphqlPost = graphqlPostHandler<GraphQLContext, Caller>({
     apollo,
     maxBodyBytes: MAX_JSON_BODY_BYTES,
     bodyTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
     admit: async (req) => {
-      const caller = await keys.authenticate(bearerToken(req.headers.authorization));
+      const caller = await callerOf(req);
       // No operation, introspection included, answers without a valid key.
       return caller ? { admitted: caller } : { refused: { status: 401, code: 'UNAUTHENTICATED', message: UNAUTHENTICATED_MESSAGE } };
     },
@@ -234,10 +231,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       let origin: string | null | undefined;
       return { app, caller, requestOrigin: () => (origin ??= requestOrigin(asExpressRequest(req))) };
     },
-    answered: (status, seconds) => {
-      app.metrics.httpRequests.inc({ route: '/graphql', method: 'POST', status: String(status) });
-      app.metrics.httpDuration.observe({ route: '/graphql' }, seconds);
-    },
+    answered: (status, seconds) => recordRequest('/graphql', 'POST', status, seconds),
     failed: (error) => app.logger.error({ err: error }, 'GraphQL request failed'),
   });
 
@@ -245,8 +239,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const route = req.route?.path ?? (req.originalUrl.startsWith('/graphql') ? '/graphql' : 'other');
-      app.metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
-      app.metrics.httpDuration.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+      recordRequest(route, req.method, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   });
@@ -259,11 +252,11 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 
   /** The key, before any of the body is read; multipart (uploads) only for keys that may upload. */
   const authenticateFirst = async (req: Request, res: Response, next: NextFunction) => {
-    const caller = await keys.authenticate(bearerToken(req.headers.authorization));
+    const caller = await callerOf(req);
     // No operation, introspection included, answers without a valid key.
-    if (!caller) return refuse(res, 401, 'UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE);
+    if (!caller) return sendError(res, 401, 'UNAUTHENTICATED', UNAUTHENTICATED_MESSAGE, true);
     const upload = typeof req.is('multipart/form-data') === 'string';
-    if (upload && caller.role !== ApiKeyRole.ADMIN) return refuse(res, 403, 'FORBIDDEN', `Uploads need a key with role ADMIN; this key has role ${caller.role}`);
+    if (upload && caller.role !== ApiKeyRole.ADMIN) return sendError(res, 403, 'FORBIDDEN', `Uploads need a key with role ADMIN; this key has role ${caller.role}`, true);
     if (!upload) bodyDeadline(req, config.HTTP_REQUEST_TIMEOUT_MS);
     res.locals.caller = caller;
     next();
@@ -288,10 +281,10 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   // default HTML page, which carries the stack trace outside production.
   expressApp.use((error: { type?: string; status?: number }, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
-    if (error.type === 'entity.parse.failed') return refuse(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
-    if (error.type === 'entity.too.large') return refuse(res, 413, 'BAD_REQUEST', 'The request body is too large');
+    if (error.type === 'entity.parse.failed') return sendError(res, 400, 'BAD_REQUEST', BODY_NOT_JSON, true);
+    if (error.type === 'entity.too.large') return sendError(res, 413, 'BAD_REQUEST', BODY_TOO_LARGE, true);
     app.logger.error({ err: error }, 'request failed before GraphQL');
-    return refuse(res, error.status && error.status >= 400 && error.status < 500 ? error.status : 500, 'BAD_REQUEST', 'The request could not be read');
+    return sendError(res, error.status && error.status >= 400 && error.status < 500 ? error.status : 500, 'BAD_REQUEST', 'The request could not be read', true);
   });
 
   return {
@@ -312,14 +305,6 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   };
 }
 
-/** A request that is not an upload must have sent its whole body within `ms`, or its connection is closed. */
-function bodyDeadline(req: Request, ms: number): void {
-  if (req.complete) return;
-  const timer = setTimeout(() => req.socket.destroy(), ms).unref();
-  const clear = () => clearTimeout(timer);
-  req.once('end', clear);
-  req.once('close', clear);
-}
 
 /** The cost limit over WebSocket (the variables are in the message, so it is checked here). */
 function webSocketCostErrors(schema: GraphQLSchema, limits: DocumentLimits, payload: { query: string; variables?: Record<string, unknown> | null; operationName?: string | null }) {

@@ -36,6 +36,30 @@ export function isPlainGraphQLPost(req: IncomingMessage): boolean {
   return typeof type === 'string' && JSON_TYPE.test(type) && (encoding === undefined || encoding === 'identity');
 }
 
+/** The answers to a body that cannot be read as GraphQL, on either path. */
+export const BODY_NOT_JSON = 'The request body is not valid JSON';
+export const BODY_TOO_LARGE = 'The request body is too large';
+
+/**
+ * A GraphQL-shaped error answer. `close`: the connection is closed after it, so a client
+ * streaming a body it may not send holds nothing.
+ */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, close = false): void {
+  const text = JSON.stringify({ errors: [{ message, extensions: { code } }] });
+  if (close) res.setHeader('connection', 'close');
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** The whole body must have arrived within `ms`, or the connection is closed. */
+export function bodyDeadline(req: IncomingMessage, ms: number): void {
+  if (req.complete) return;
+  const timer = setTimeout(() => req.socket.destroy(), ms).unref();
+  const clear = () => clearTimeout(timer);
+  req.once('end', clear);
+  req.once('close', clear);
+}
+
 /** application/json, with parameters (charset) at most; other charsets than UTF-8 go to express. */
 const JSON_TYPE = /^\s*application\/json\s*(;\s*charset\s*=\s*"?utf-8"?\s*)?$/i;
 
@@ -46,7 +70,7 @@ export function graphqlPostHandler<Context extends BaseContext, Admitted>(option
     res.once('finish', () => options.answered(res.statusCode, Number(process.hrtime.bigint() - started) / 1e9));
     handle(req, res).catch((error: unknown) => {
       options.failed(error);
-      if (!res.headersSent) answer(res, 500, { errors: [{ message: 'The request could not be answered', extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      if (!res.headersSent) sendError(res, 500, 'INTERNAL_SERVER_ERROR', 'The request could not be answered');
       else res.destroy();
     });
   };
@@ -55,21 +79,16 @@ export function graphqlPostHandler<Context extends BaseContext, Admitted>(option
     const admission = await options.admit(req);
     if ('refused' in admission) {
       const { status, code, message } = admission.refused;
-      // Closed after the answer: a client streaming a body it may not send holds nothing.
-      res.shouldKeepAlive = false;
-      return answer(res, status, { errors: [{ message, extensions: { code } }] });
+      return sendError(res, status, code, message, true);
     }
     const read = await readBody(req);
     if ('cut' in read) return;
-    if ('refused' in read) {
-      res.shouldKeepAlive = false;
-      return answer(res, read.refused.status, { errors: [{ message: read.refused.message, extensions: { code: 'BAD_REQUEST' } }] });
-    }
+    if ('refused' in read) return sendError(res, read.refused.status, 'BAD_REQUEST', read.refused.message, true);
     let body: unknown;
     try {
       body = read.text === '' ? {} : JSON.parse(read.text);
     } catch {
-      return answer(res, 400, { errors: [{ message: 'The request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+      return sendError(res, 400, 'BAD_REQUEST', BODY_NOT_JSON);
     }
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
@@ -94,7 +113,7 @@ export function graphqlPostHandler<Context extends BaseContext, Admitted>(option
 
   /** The body as text; or why it was refused; or `cut` when the client went away or ran out of time. */
   async function readBody(req: IncomingMessage): Promise<{ text: string } | { refused: { status: number; message: string } } | { cut: true }> {
-    const timer = req.complete ? null : setTimeout(() => req.socket.destroy(), bodyTimeoutMs).unref();
+    bodyDeadline(req, bodyTimeoutMs);
     try {
       // A Buffer, decoded here: UTF-8 only (the content type said so), a leading BOM dropped.
       const text = (await getRawBody(req, { limit: maxBodyBytes, length: req.headers['content-length'] })).toString('utf8');
@@ -102,18 +121,10 @@ export function graphqlPostHandler<Context extends BaseContext, Admitted>(option
     } catch (error) {
       if (req.socket.destroyed) return { cut: true };
       const type = (error as { type?: string }).type;
-      if (type === 'entity.too.large') return { refused: { status: 413, message: 'The request body is too large' } };
+      if (type === 'entity.too.large') return { refused: { status: 413, message: BODY_TOO_LARGE } };
       if (type === 'request.aborted') return { cut: true };
       if (type === 'request.size.invalid') return { refused: { status: 400, message: 'The request body is shorter or longer than its Content-Length' } };
       throw error;
-    } finally {
-      if (timer) clearTimeout(timer);
     }
   }
-}
-
-function answer(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
