@@ -171,7 +171,7 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
   );
   const windowRows = readRows.filter((row) => row.k === 'w');
   const likelyCodes = readRows.filter((row) => row.k === 'c');
-  const webhookEvents = subscribedEvents(readRows.filter((row) => row.k === 's'), (row) => row.code);
+  const webhookEvents = subscribedEvents(readRows.filter((row) => row.k === 's').map((row) => row.code));
   if (campaignRows.length === 0) {
     return claims.map(() => ({ error: new NotFoundError('Campaign', campaignId) }));
   }

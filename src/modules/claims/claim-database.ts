@@ -11,9 +11,9 @@ const NO_AUTOCOMMIT = 'SET SESSION autocommit = 0';
  * The claim path's own small connection pool. Its connections run READ COMMITTED with
  * autocommit off for the whole session: no SET TRANSACTION and no START TRANSACTION round trip
  * per batch (the batch's first statement opens its transaction, COMMIT ends it). Every
- * statement is its own round trip (no multiple statements: see claim-batch.ts). Transactions go through the one transaction helper
- * (deadlock, Galera and lost-connection retries, events after commit); connections go to the
- * database host the process currently writes through.
+ * statement is its own round trip (no multiple statements: see claim-batch.ts). Transactions go
+ * through the one transaction helper (deadlock, Galera and lost-connection retries, events after
+ * commit); connections go to the database host the process currently writes through.
  */
 export class ClaimDatabase {
   private dataSource: DataSource | null = null;

@@ -279,15 +279,14 @@ export class ClaimService {
   }
 
   /**
-   * One transaction for the batch: given, or (`source` a function) the claims waiting when the
-   * transaction has its connection. If it fails for an unexpected reason (after the transaction
+   * One transaction for the batch that `take` gives once the transaction has its connection
+   * (called once: a retried transaction runs the same claims again). If it fails for an unexpected reason (after the transaction
    * helper's own deadlock retries), the batch is split in halves and retried, so that one claim
    * that cannot be written does not take the others down with it.
    */
-  private async runBatch(campaignId: string, source: PendingClaim[] | (() => PendingClaim[])): Promise<void> {
-    let taken: PendingClaim[] | null = Array.isArray(source) ? source : null;
-    // Once: a retried transaction runs the same claims again.
-    const batch = () => (taken ??= (source as () => PendingClaim[])());
+  private async runBatch(campaignId: string, take: () => PendingClaim[]): Promise<void> {
+    let taken: PendingClaim[] | null = null;
+    const batch = () => (taken ??= take());
     let outcomes: ClaimOutcome[];
     try {
       let stored: ClaimOutcome[] = [];
@@ -304,8 +303,8 @@ export class ClaimService {
       const failed = batch();
       if (failed.length > 1) {
         const half = Math.ceil(failed.length / 2);
-        await this.runBatch(campaignId, failed.slice(0, half));
-        await this.runBatch(campaignId, failed.slice(half));
+        await this.runBatch(campaignId, () => failed.slice(0, half));
+        await this.runBatch(campaignId, () => failed.slice(half));
         return;
       }
       if (failed.length === 0) return;

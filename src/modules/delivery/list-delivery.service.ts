@@ -45,7 +45,6 @@ export class ListDeliveryService {
     private readonly lists: CouponListService,
   ) {}
 
-  /** The raw settings rows of these lists (lists without a row are absent: both channels off). */
   /** Those of the lists with a delivery channel on. */
   async listsSending(listIds: string[]): Promise<string[]> {
     const ids = [...new Set(listIds)];
@@ -57,6 +56,7 @@ export class ListDeliveryService {
     return rows.map((row) => String(row.list_id));
   }
 
+  /** The raw settings rows of these lists (lists without a row are absent: both channels off). */
   async rowsFor(listIds: string[]): Promise<Map<string, ListDeliverySettings>> {
     const ids = [...new Set(listIds)];
     if (ids.length === 0) return new Map();

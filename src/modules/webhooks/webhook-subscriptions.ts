@@ -10,13 +10,11 @@ export const SUBSCRIBED_EVENTS_SQL = `SELECT DISTINCT subscribed.event
   FROM webhook_endpoints e, JSON_TABLE(e.events, '$[*]' COLUMNS (event VARCHAR(32) PATH '$')) subscribed
  WHERE e.enabled = 1`;
 
-/** The subscribed event types from rows of SUBSCRIBED_EVENTS_SQL (or any rows with the type in `column`). */
-export function subscribedEvents<Row>(rows: readonly Row[], column: (row: Row) => unknown): ReadonlySet<WebhookEvent> {
-  const known = new Set<string>(Object.values(WebhookEvent));
+const KNOWN_EVENTS = new Set<string>(Object.values(WebhookEvent));
+
+/** The event types SUBSCRIBED_EVENTS_SQL read (anything else an endpoint row holds is ignored). */
+export function subscribedEvents(values: Iterable<unknown>): ReadonlySet<WebhookEvent> {
   const events = new Set<WebhookEvent>();
-  for (const row of rows) {
-    const event = String(column(row));
-    if (known.has(event)) events.add(event as WebhookEvent);
-  }
+  for (const value of values) if (KNOWN_EVENTS.has(String(value))) events.add(String(value) as WebhookEvent);
   return events;
 }
