@@ -14,10 +14,26 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'ALREADY_REDEEMED';
 
+/**
+ * An expected answer (a refusal, bad input), not a bug: it carries no stack trace. Capturing and
+ * formatting one (graphql-js reads `stack` when it wraps the error) cost more than the rest of a
+ * refused claim.
+ */
 export abstract class DomainError extends Error {
   abstract readonly code: ErrorCode;
   /** Extra, client-safe details put on the GraphQL error's extensions. */
-  readonly details: Record<string, unknown> = {};
+  readonly details: Record<string, unknown>;
+
+  constructor(message?: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+    this.details = {};
+  }
 }
 
 export class UnauthenticatedError extends DomainError {

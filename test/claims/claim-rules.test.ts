@@ -47,6 +47,21 @@ describe('claimCoupon rules', () => {
     expect(await listFigures(t, listId)).toMatchObject({ totalCodes: n, assignedCodes: n, availableCodes: 0, status: 'EXHAUSTED' });
     expect(await campaignState(t, campaignId)).toEqual({ status: 'FINISHED', finishReason: 'LIST_EXHAUSTED' });
     expect(errorCode(await claim(t, { campaignId, userId: 'late' }, clientKey))).toBe('CAMPAIGN_FINISHED');
+    // A refusal answered without a transaction is a complete GraphQL error: located at its field
+    // (an alias's path), with the contract's code and details, and no stack trace or internals.
+    const aliased = await t.gql(
+      `mutation($input: ClaimCouponInput!) {\n  late: claimCoupon(input: $input) { id }\n}`,
+      { input: { campaignId, userId: 'late-2' } },
+      clientKey,
+    );
+    expect(aliased.errors).toEqual([
+      {
+        message: `Campaign ${campaignId} is finished (LIST_EXHAUSTED)`,
+        locations: [{ line: 2, column: 3 }],
+        path: ['late'],
+        extensions: { code: 'CAMPAIGN_FINISHED', campaignId, finishReason: 'LIST_EXHAUSTED' },
+      },
+    ]);
   });
 
   it('reads the next codes as a primary-key range, however many codes are used already', async () => {

@@ -1,4 +1,6 @@
-import { Arg, Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Authorized, Ctx, Info, Mutation, Resolver } from 'type-graphql';
+import { locatedDomainError } from '../../infra/graphql/located-error.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { ClaimCouponInput } from './claim.inputs.js';
@@ -11,7 +13,12 @@ export class ClaimResolver {
   @Mutation(() => CouponAssignment, {
     description: "Hands a code to the user; within the claim window of the user's last new code from the campaign, that same assignment (reused: true).",
   })
-  claimCoupon(@Arg('input', () => ClaimCouponInput) input: ClaimCouponInput, @Ctx() { app, caller }: GraphQLContext): Promise<CouponAssignment> {
-    return app.get(ClaimService).claimAs(caller!, input);
+  claimCoupon(
+    @Arg('input', () => ClaimCouponInput) input: ClaimCouponInput,
+    @Ctx() { app, caller }: GraphQLContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<CouponAssignment> {
+    // A refusal (a finished campaign, an exhausted list) is a frequent answer, not a fault.
+    return app.get(ClaimService).claimAs(caller!, input).catch((error: unknown) => Promise.reject(locatedDomainError(error, info)));
   }
 }
