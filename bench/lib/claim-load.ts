@@ -28,6 +28,8 @@ export interface LoadResult {
   alsoCpuMicros?: number;
   /** This process's CPU time (the load generator) per answered request, in microseconds. */
   clientCpuMicros?: number;
+  /** CPU time of the database server per request (where its pid was given), in µs. */
+  databaseCpuMicros?: number;
   /** How busy the whole machine was (all processes), in % of its CPUs. */
   machineBusy?: number;
 }
@@ -38,6 +40,20 @@ const CLOCK_TICKS_PER_SECOND = 100;
 export function processCpuMicros(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** The pid of a MariaDB server from its pid file, where this process can read it (null otherwise). */
+export async function databaseServerPid(host: string, port: number): Promise<number | null> {
+  const connection = await mysql.createConnection({ host, port, user: 'root' });
+  try {
+    const [[row]] = await connection.query<any[]>('SELECT @@pid_file AS file');
+    const pid = Number(readFileSync(String(row.file), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  } finally {
+    await connection.end();
+  }
 }
 
 /** Busy and total jiffies of the whole machine. */
@@ -124,6 +140,8 @@ export async function httpLoad(options: {
   pid?: number;
   /** Another process whose CPU time per request is reported too (a job worker). */
   alsoPid?: number;
+  /** The database server's process, whose CPU time per request is reported too. */
+  databasePid?: number | null;
   key: string;
   connections: number;
   seconds: number;
@@ -135,6 +153,7 @@ export async function httpLoad(options: {
 }): Promise<LoadResult> {
   const cpuBefore = options.pid ? processCpuMicros(options.pid) : 0;
   const alsoBefore = options.alsoPid ? processCpuMicros(options.alsoPid) : 0;
+  const databaseBefore = options.databasePid ? processCpuMicros(options.databasePid) : 0;
   const clientBefore = process.cpuUsage();
   const machineBefore = machineJiffies();
   let sent = 0;
@@ -171,7 +190,8 @@ export async function httpLoad(options: {
   });
   const seconds = (performance.now() - started) / 1000;
   const client = process.cpuUsage(clientBefore);
-  errors += result.errors + result.timeouts;
+  // autocannon's errors include its timeouts.
+  errors += result.errors;
   const machineAfter = machineJiffies();
   return {
     rate: ok / seconds,
@@ -188,6 +208,7 @@ export async function httpLoad(options: {
     firstError,
     serverCpuMicros: options.pid ? (processCpuMicros(options.pid) - cpuBefore) / Math.max(1, ok + errors) : undefined,
     alsoCpuMicros: options.alsoPid ? (processCpuMicros(options.alsoPid) - alsoBefore) / Math.max(1, ok + errors) : undefined,
+    databaseCpuMicros: options.databasePid ? (processCpuMicros(options.databasePid) - databaseBefore) / Math.max(1, ok + errors) : undefined,
     clientCpuMicros: (client.user + client.system) / Math.max(1, ok + errors),
     machineBusy: (100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1, machineAfter.total - machineBefore.total),
   };

@@ -42,7 +42,9 @@ export async function startBenchServer(options: { env?: Record<string, string>; 
   const databaseUrl = options.databaseUrl ?? benchDatabaseUrl('db');
   const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
   const queuePrefix = options.queuePrefix ?? `bench-${randomBytes(3).toString('hex')}`;
-  const child: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  // BENCH_CPU_PROF_DIR: every server writes a V8 CPU profile there when it stops (where did the time go?).
+  const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,

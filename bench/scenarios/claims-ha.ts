@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { GALERA_NODES, LocalCluster, galeraUrlPreferring } from '../../src/infra/local-services/cluster.js';
 import { consoleServicesLogger } from '../../src/infra/local-services/from-environment.js';
 import { stateDirOf } from '../../src/infra/local-services/servers.js';
-import { benchPool, checkList, claimBody, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
+import { benchPool, checkList, claimBody, databaseServerPid, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
 import { PROJECT_ROOT, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer } from '../lib/server.js';
 
 const CONNECTIONS = 64;
@@ -52,20 +51,6 @@ async function readCounters(servers: DatabaseServer[]): Promise<Counters> {
     sum.cpuMicros += sum.cpuByServer[index];
   }
   return sum;
-}
-
-/** The pid of a MariaDB server from its pid file, where this process can read it (null otherwise). */
-async function serverPid(host: string, port: number): Promise<number | null> {
-  const connection = await mysql.createConnection({ host, port, user: 'root' });
-  try {
-    const [[row]] = await connection.query<any[]>('SELECT @@pid_file AS file');
-    const pid = Number(readFileSync(String(row.file), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
-  } catch {
-    return null;
-  } finally {
-    await connection.end();
-  }
 }
 
 /** Sums of the claim engine's histograms, read from a server's /metrics. */
@@ -190,7 +175,7 @@ export const scenario = {
     const second = await startBenchServer({ databaseUrl: galeraUrlPreferring(1, database), queuePrefix: first.queuePrefix });
     const singleLocation = new URL(single.databaseUrl.replace(/^mysql:/, 'http:'));
     const singleHost = { host: singleLocation.hostname, port: Number(singleLocation.port || 3306) };
-    const singlePid = await serverPid(singleHost.host, singleHost.port);
+    const singlePid = await databaseServerPid(singleHost.host, singleHost.port);
     const nodes: DatabaseServer[] = GALERA_NODES.map((node, i) => ({ host: '127.0.0.1', port: node.port, pid: () => cluster.nodePid(i) }));
     let recoveryMs = Number.NaN;
     const phases: Phase[] = [];

@@ -21,6 +21,7 @@ const figures = (result: LoadResult) => ({
   p50_ms: result.p50,
   p99_ms: result.p99,
   max_ms: result.max,
+  ...(result.serverCpuMicros === undefined ? {} : { server_cpu_us_per_req: Math.round(result.serverCpuMicros) }),
   machine_busy_pct: Math.round(result.machineBusy ?? 0),
 });
 

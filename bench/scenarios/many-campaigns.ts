@@ -1,5 +1,6 @@
 import { report } from '../lib/server.js';
-import { checkList, httpLoad, seedOtherLists, settleDatabase, TRIVIAL_BODY, type LoadResult, withClaimServer } from '../lib/claim-load.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
+import { checkList, databaseServerPid, httpLoad, seedOtherLists, settleDatabase, TRIVIAL_BODY, type LoadResult, withClaimServer } from '../lib/claim-load.js';
 
 const CAMPAIGNS = Number(process.env.BENCH_MANY_CAMPAIGNS ?? 200);
 const CONNECTIONS_EACH = Number(process.env.BENCH_MANY_CONNECTIONS_EACH ?? 5);
@@ -17,6 +18,8 @@ const figures = (result: LoadResult) => ({
   p50_ms: result.p50,
   p99_ms: result.p99,
   max_ms: result.max,
+  ...(result.serverCpuMicros === undefined ? {} : { server_cpu_us_per_req: Math.round(result.serverCpuMicros) }),
+  ...(result.databaseCpuMicros === undefined ? {} : { database_cpu_us_per_req: Math.round(result.databaseCpuMicros) }),
   machine_busy_pct: Math.round(result.machineBusy ?? 0),
 });
 
@@ -34,11 +37,13 @@ export const scenario = {
     const connections = CAMPAIGNS * CONNECTIONS_EACH;
     return withClaimServer(async ({ server, pool, key }) => {
       const campaignIds = await seedOtherLists(pool, CAMPAIGNS, CODES_EACH);
+      const { host, port } = parseDatabaseUrl(server.databaseUrl);
+      const databasePid = await databaseServerPid(host, port);
       await settleDatabase(pool);
       const body = (prefix: string) => (n: number) =>
         JSON.stringify({ query: CLAIM, variables: { input: { campaignId: campaignIds[n % CAMPAIGNS], userId: `${prefix}-${n}` } } });
       const load = (requestBody: (n: number) => string, seconds = SECONDS) =>
-        httpLoad({ url: server.url, pid: server.pid, key, connections, seconds, body: requestBody });
+        httpLoad({ url: server.url, pid: server.pid, databasePid, key, connections, seconds, body: requestBody });
 
       await load(TRIVIAL_BODY, 2);
       const trivial = await load(TRIVIAL_BODY);

@@ -87,7 +87,9 @@ export function dataSourceOptions(databaseUrl: string, poolSize: number, entitie
     poolSize,
     bigNumberStrings: true,
     supportBigNumbers: true,
-    extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, ...(stream ? { stream } : {}) },
+    // trace off: mysql2 would capture the caller's stack for every query (the cost of a whole
+    // statement on a busy claim path); a driver error still carries its SQL, code and errno.
+    extra: { waitForConnections: true, queueLimit: 0, enableKeepAlive: true, trace: false, ...(stream ? { stream } : {}) },
   };
 }
 
