@@ -8,7 +8,7 @@ import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { download, exportList, insertAssignments, requestExport, sequenceTable, waitForExport } from './fixtures';
 import { parseCsvStrict } from './rfc4180';
-import { appendCodes, createCampaign, createList, sleep } from '../helpers/fixtures';
+import { appendCodes, createCampaign, createList, eventually, sleep } from '../helpers/fixtures';
 
 const HEADER = ['external_id', 'user_id', 'coupon_code', 'assigned_at', 'redeemed_at', 'order_id'];
 const CLAIM = `mutation($input: ClaimCouponInput!) { claimCoupon(input: $input) { id code userId externalId assignedAt reused } }`;
@@ -163,7 +163,8 @@ describe('coupon usage exports', () => {
         await sleep(2);
       }
     })();
-    await sleep(50);
+    // The exports start while the writer is committing.
+    await eventually(() => committed.length >= 3, 10_000, 'the writer committing');
     const requests = await Promise.all([1, 2, 3].map(() => requestExport(t, { listId })));
     const finished = await Promise.all(requests.map((r) => waitForExport(t, r.data.exportCouponUsage.id)));
     stop = true;

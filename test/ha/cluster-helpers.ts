@@ -120,15 +120,3 @@ export async function expectAnswersStored(database: string, listId: string, gran
     }
   }
 }
-
-
-/** Retries a read while the cluster moves (requests during a switch may fail) until `done` holds. */
-export async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read().catch(() => undefined);
-    if (value !== undefined && done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`not reached within ${timeoutMs} ms: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}

@@ -3,8 +3,8 @@ import type { LocalCluster } from '../../src/infra/local-services/cluster';
 import { DatabaseHosts } from '../../src/infra/db/database-hosts';
 import { dropDatabase, startTestApp, type TestApp } from '../helpers/test-app';
 import { readUpload, upload } from '../uploads/upload-helpers';
-import { CLUSTER_URLS, describeOnCluster, expectAnswersStored, localCluster, nodeConnection, eventually } from './cluster-helpers';
-import { claim, codesNamed, createCampaign, createUniqueList, sleep } from '../helpers/fixtures';
+import { CLUSTER_URLS, describeOnCluster, expectAnswersStored, localCluster, nodeConnection } from './cluster-helpers';
+import { claim, codesNamed, createCampaign, createUniqueList, until } from '../helpers/fixtures';
 
 
 
@@ -51,17 +51,18 @@ describeOnCluster('the writing Galera node killed under claims and an import', (
       }
     });
 
-    await sleep(1500);
+    // Claims flow through both processes before anything fails.
+    await until(async () => granted.length, (count) => count >= 50, 30_000, 'claims before the failure');
     const uploaded = await upload(all, importList, file);
     const uploadId = uploaded.data!.uploadCouponCodes.id as string;
-    await eventually(() => readUpload(all, uploadId), (u) => u.status === 'PROCESSING', 30_000);
+    await until(() => readUpload(all, uploadId), (u) => u.status === 'PROCESSING', 30_000);
     const before = granted.length;
     cluster.killNode(0);
     killedAt = Date.now();
     // Claims come back on the next node.
-    await eventually(async () => granted.filter((g) => g.at > killedAt).length, (count) => count > 0, 30_000);
+    await until(async () => granted.filter((g) => g.at > killedAt).length, (count) => count > 0, 30_000);
     const firstAfter = Math.min(...granted.filter((g) => g.at > killedAt).map((g) => g.at));
-    await sleep(2000);
+    await until(async () => granted.filter((g) => g.at > killedAt).length, (count) => count >= 100, 30_000, 'claims on the next node');
     running = false;
     await Promise.all(loops);
 
@@ -70,7 +71,7 @@ describeOnCluster('the writing Galera node killed under claims and an import', (
     expect(DatabaseHosts.for(url).describe()).not.toBe('127.0.0.1:3311');
     await expectAnswersStored(database, listId, granted, [1, 2]);
 
-    const done = await eventually(() => readUpload(all, uploadId), (u) => u.status === 'COMPLETED' || u.status === 'FAILED', 120_000);
+    const done = await until(() => readUpload(all, uploadId), (u) => u.status === 'COMPLETED' || u.status === 'FAILED', 120_000);
     expect(done).toMatchObject({ status: 'COMPLETED', codesAdded: importCodes, duplicatesSkipped: 0 });
     const connection = await nodeConnection(1, database);
     try {

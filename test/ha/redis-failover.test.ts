@@ -4,8 +4,8 @@ import { wsClient } from '../helpers/graphql-client';
 import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { AVAILABILITY, collect, subscribing } from '../realtime/live-helpers';
 import { readUpload, upload } from '../uploads/upload-helpers';
-import { CLUSTER_URLS, describeOnCluster, localCluster, eventually } from './cluster-helpers';
-import { claim, codesNamed, createCampaign, createList, createUniqueList, sleep } from '../helpers/fixtures';
+import { CLUSTER_URLS, describeOnCluster, localCluster } from './cluster-helpers';
+import { claim, codesNamed, createCampaign, createList, createUniqueList, until } from '../helpers/fixtures';
 
 
 
@@ -50,24 +50,25 @@ describeOnCluster('the Redis primary failed over under claims, an import and pen
     });
     const uploaded = await upload(t, importList, file);
     const uploadId = uploaded.data!.uploadCouponCodes.id as string;
-    await sleep(500);
+    await until(async () => granted.length, (count) => count >= 20, 30_000, 'claims before the failover');
 
     // A manual failover, then the old primary dies for good.
     await sentinel.call('SENTINEL', 'FAILOVER', SENTINEL_MASTER);
-    await eventually(() => cluster.sentinelPrimary(), (port) => port !== primaryBefore, 30_000);
+    await until(() => cluster.sentinelPrimary(), (port) => port !== primaryBefore, 30_000);
     const oldPid = cluster.redisPid(primaryBefore);
     if (oldPid !== null) process.kill(oldPid, 'SIGKILL');
 
-    await eventually(async () => (await fetch(`${t.baseUrl}/health/ready`)).status, (status) => status === 200, 30_000);
-    await sleep(2000);
+    await until(async () => (await fetch(`${t.baseUrl}/health/ready`)).status, (status) => status === 200, 30_000, 'ready on the new primary');
+    const atReady = granted.length;
+    await until(async () => granted.length, (count) => count >= atReady + 100, 30_000, 'claims after the failover');
     running = false;
     await Promise.all(loops);
 
-    const done = await eventually(() => readUpload(t, uploadId), (u) => u.status === 'COMPLETED' || u.status === 'FAILED', 120_000);
+    const done = await until(() => readUpload(t, uploadId), (u) => u.status === 'COMPLETED' || u.status === 'FAILED', 120_000);
     expect(done).toMatchObject({ status: 'COMPLETED', codesAdded: importCodes });
 
     for (const id of expiring) {
-      const [row] = await eventually(
+      const [row] = await until(
         () => t.app.dataSource.query('SELECT status, finish_reason, finished_at FROM campaigns WHERE id = ?', [id]),
         (rows: any[]) => rows[0]?.status === 'FINISHED',
         30_000,

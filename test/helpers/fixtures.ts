@@ -106,6 +106,15 @@ export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 10_
   }
 }
 
+/** Reads until `done` holds for what was read (a failed read counts as not yet), and returns that value. */
+export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const found = await eventually(async () => {
+    const value = await read();
+    return done(value) ? { value } : null;
+  }, timeoutMs, what);
+  return found.value;
+}
+
 /**
  * Waits until nothing more can follow in these processes: no after-commit handler runs (the
  * event bus is idle) and the named queues have no job waiting, delayed or running.

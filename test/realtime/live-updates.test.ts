@@ -85,7 +85,12 @@ describe('live updates over graphql-ws, across two API processes', () => {
     await all.waitFor((data) => data.couponListAvailability.listId === other && data.couponListAvailability.assignedCodes === 3);
     await all.waitFor((data) => data.couponListAvailability.listId === watched && data.couponListAvailability.assignedCodes === 4);
     await one.waitFor((data) => data.couponListAvailability.assignedCodes === 4);
-    await sleep(300);
+    // Updates arrive in order: once a later change of the watched list is in, an update of the
+    // other list sent to this subscription would have arrived before it.
+    await setAssigned(writer.app, other, 6);
+    await all.waitFor((data) => data.couponListAvailability.listId === other && data.couponListAvailability.assignedCodes === 6);
+    await setAssigned(writer.app, watched, 5);
+    await one.waitFor((data) => data.couponListAvailability.assignedCodes === 5);
     expect(one.items.every((item) => item.data.couponListAvailability.listId === watched)).toBe(true);
     one.stop();
     all.stop();
