@@ -7,7 +7,8 @@ import { createApiServer, type ApiServer } from './server.js';
  * loads this file only where ROLE is api or all, so a worker process never loads any of it.
  */
 export async function startApiServer(app: AppContext): Promise<{ server: ApiServer; port: number }> {
-  const server = await createApiServer(app, await buildAppSchema(app.pubSub));
+  // Resolvers are built like services: once, with the context, taking their services in their constructors.
+  const server = await createApiServer(app, await buildAppSchema(app.pubSub, { get: (resolverClass) => app.get(resolverClass as new (context: AppContext) => unknown) }));
   const port = await server.listen(app.config.PORT);
   return { server, port };
 }

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import { BatchLoader, requestLoader } from '../../common/request-loader.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { pagedFieldCost } from '../../infra/graphql/limits.js';
@@ -9,10 +10,16 @@ import { CampaignService, DEFAULT_CAMPAIGN_PAGE, MAX_CAMPAIGN_PAGE } from './cam
 
 @Resolver(() => Campaign)
 export class CampaignResolver {
+  private readonly campaignService: CampaignService;
+
+  constructor(app: AppContext) {
+    this.campaignService = app.get(CampaignService);
+  }
+
   @Authorized(...Allow.READ_CATALOG)
   @Query(() => Campaign, { nullable: true })
-  campaign(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<Campaign | null> {
-    return app.get(CampaignService).findById(id);
+  campaign(@Arg('id', () => ID) id: string): Promise<Campaign | null> {
+    return this.campaignService.findById(id);
   }
 
   @Authorized(...Allow.READ_CATALOG)
@@ -24,26 +31,25 @@ export class CampaignResolver {
     @Arg('status', () => CampaignStatus, { nullable: true }) status: CampaignStatus | null,
     @Arg('first', () => Int, { nullable: true, defaultValue: DEFAULT_CAMPAIGN_PAGE, description: `Page size, 1 to ${MAX_CAMPAIGN_PAGE}.` }) first: number | null,
     @Arg('after', () => ID, { nullable: true, description: 'The id of the last campaign of the previous page.' }) after: string | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<Campaign[]> {
-    return app.get(CampaignService).list(status, first ?? DEFAULT_CAMPAIGN_PAGE, after);
+    return this.campaignService.list(status, first ?? DEFAULT_CAMPAIGN_PAGE, after);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => Campaign)
-  createCampaign(@Arg('input', () => CreateCampaignInput) input: CreateCampaignInput, @Ctx() { app }: GraphQLContext): Promise<Campaign> {
-    return app.get(CampaignService).create(input);
+  createCampaign(@Arg('input', () => CreateCampaignInput) input: CreateCampaignInput): Promise<Campaign> {
+    return this.campaignService.create(input);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => Campaign)
-  finishCampaign(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<Campaign> {
-    return app.get(CampaignService).finish(id);
+  finishCampaign(@Arg('id', () => ID) id: string): Promise<Campaign> {
+    return this.campaignService.finish(id);
   }
 
   @FieldResolver(() => [CouponList], { description: 'The lists in their order.' })
   lists(@Root() campaign: Campaign, @Ctx() context: GraphQLContext): Promise<CouponList[]> {
-    const service = context.app.get(CampaignService);
+    const service = this.campaignService;
     // The lists of every campaign in the response in one query.
     return requestLoader(context, 'campaign-lists', () => new BatchLoader<string, CouponList[]>((ids) => service.listsOfMany(ids), () => [])).load(campaign.id);
   }

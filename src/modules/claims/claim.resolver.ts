@@ -1,5 +1,6 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Authorized, Ctx, Info, Mutation, Resolver } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import { locatedDomainError } from '../../infra/graphql/located-error.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
@@ -9,16 +10,22 @@ import { CouponAssignment } from './coupon-assignment.entity.js';
 
 @Resolver(() => CouponAssignment)
 export class ClaimResolver {
+  private readonly claimService: ClaimService;
+
+  constructor(app: AppContext) {
+    this.claimService = app.get(ClaimService);
+  }
+
   @Authorized(...Allow.CLAIM)
   @Mutation(() => CouponAssignment, {
     description: "Hands a code to the user; within the claim window of the user's last new code from the campaign, that same assignment (reused: true).",
   })
   claimCoupon(
     @Arg('input', () => ClaimCouponInput) input: ClaimCouponInput,
-    @Ctx() { app, caller }: GraphQLContext,
+    @Ctx() { caller }: GraphQLContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<CouponAssignment> {
     // A refusal (a finished campaign, an exhausted list) is a frequent answer, not a fault.
-    return app.get(ClaimService).claimAs(caller!, input).catch((error: unknown) => Promise.reject(locatedDomainError(error, info)));
+    return this.claimService.claimAs(caller!, input).catch((error: unknown) => Promise.reject(locatedDomainError(error, info)));
   }
 }

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
-import type { GraphQLContext } from '../graphql-context.js';
+import { Arg, Authorized, ID, Mutation, Query, Resolver } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList } from '../lists/coupon-list.entity.js';
 import { CreateTransactionalMessageInput, DeliverySettingsInput, UpdateTransactionalMessageInput, UserProfileInput } from './delivery.inputs.js';
@@ -9,28 +9,32 @@ import { UserProfile } from './user-profile.entity.js';
 
 @Resolver()
 export class DeliveryResolver {
+  private readonly deliveryServices: DeliveryServices;
+
+  constructor(app: AppContext) {
+    this.deliveryServices = app.get(DeliveryServices);
+  }
+
   @Authorized(...Allow.READ_ALL)
   @Query(() => [TransactionalMessage], { description: 'Transactional messages, newest first; all channels unless one is named.' })
   transactionalMessages(
     @Arg('channel', () => DeliveryChannel, { nullable: true }) channel: DeliveryChannel | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<TransactionalMessage[]> {
-    return app.get(DeliveryServices).messages.list(channel);
+    return this.deliveryServices.messages.list(channel);
   }
 
   @Authorized(...Allow.READ_ALL)
   @Query(() => TransactionalMessage, { nullable: true })
-  transactionalMessage(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<TransactionalMessage | null> {
-    return app.get(DeliveryServices).messages.findById(id);
+  transactionalMessage(@Arg('id', () => ID) id: string): Promise<TransactionalMessage | null> {
+    return this.deliveryServices.messages.findById(id);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => TransactionalMessage)
   createTransactionalMessage(
     @Arg('input', () => CreateTransactionalMessageInput) input: CreateTransactionalMessageInput,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<TransactionalMessage> {
-    return app.get(DeliveryServices).messages.create(input);
+    return this.deliveryServices.messages.create(input);
   }
 
   @Authorized(...Allow.MANAGE)
@@ -38,9 +42,8 @@ export class DeliveryResolver {
   updateTransactionalMessage(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateTransactionalMessageInput) input: UpdateTransactionalMessageInput,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<TransactionalMessage> {
-    return app.get(DeliveryServices).messages.update(id, input);
+    return this.deliveryServices.messages.update(id, input);
   }
 
   @Authorized(...Allow.MANAGE)
@@ -48,20 +51,19 @@ export class DeliveryResolver {
   setListDelivery(
     @Arg('listId', () => ID) listId: string,
     @Arg('input', () => DeliverySettingsInput) input: DeliverySettingsInput,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CouponList> {
-    return app.get(DeliveryServices).listDelivery.set(listId, input);
+    return this.deliveryServices.listDelivery.set(listId, input);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => UserProfile, { description: 'Creates the profile or changes the fields given.' })
-  upsertUserProfile(@Arg('input', () => UserProfileInput) input: UserProfileInput, @Ctx() { app }: GraphQLContext): Promise<UserProfile> {
-    return app.get(DeliveryServices).profiles.upsert(input);
+  upsertUserProfile(@Arg('input', () => UserProfileInput) input: UserProfileInput): Promise<UserProfile> {
+    return this.deliveryServices.profiles.upsert(input);
   }
 
   @Authorized(...Allow.READ_ALL)
   @Query(() => UserProfile, { nullable: true })
-  userProfile(@Arg('userId', () => String) userId: string, @Ctx() { app }: GraphQLContext): Promise<UserProfile | null> {
-    return app.get(DeliveryServices).profiles.find(userId);
+  userProfile(@Arg('userId', () => String) userId: string): Promise<UserProfile | null> {
+    return this.deliveryServices.profiles.find(userId);
   }
 }

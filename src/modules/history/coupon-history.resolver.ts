@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow, type ApiKeyRole } from '../auth/api-key-role.js';
@@ -9,6 +10,12 @@ import { CouponHistoryService } from './coupon-history.service.js';
 
 @Resolver(() => CouponAssignment)
 export class CouponHistoryResolver {
+  private readonly couponHistoryService: CouponHistoryService;
+
+  constructor(app: AppContext) {
+    this.couponHistoryService = app.get(CouponHistoryService);
+  }
+
   @Authorized(...Allow.READ_ALL)
   @Query(() => [CouponAssignment], {
     description:
@@ -21,9 +28,8 @@ export class CouponHistoryResolver {
     @Arg('userId') userId: string,
     @Arg('first', () => Int, { nullable: true, defaultValue: 100, description: 'Page size, 1 to 500.' }) first: number | null,
     @Arg('after', () => String, { nullable: true, description: 'The id of the last assignment of the previous page.' }) after: string | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CouponAssignment[]> {
-    return app.get(CouponHistoryService).userCoupons(userId, first ?? 100, after);
+    return this.couponHistoryService.userCoupons(userId, first ?? 100, after);
   }
 
   @FieldResolver(() => [CouponAssignmentEvent], {

@@ -1,5 +1,5 @@
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
-import type { GraphQLContext } from '../graphql-context.js';
+import { Arg, Authorized, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
 import { CouponList, CouponListPage, CouponListStatus } from './coupon-list.entity.js';
@@ -8,6 +8,12 @@ import { CouponListService } from './coupon-list.service.js';
 
 @Resolver(() => CouponList)
 export class CouponListResolver {
+  private readonly couponListService: CouponListService;
+
+  constructor(app: AppContext) {
+    this.couponListService = app.get(CouponListService);
+  }
+
   @Authorized(...Allow.READ_CATALOG)
   @Query(() => CouponListPage, { description: 'Lists, newest first, with cursor pagination.', complexity: pagedFieldCost(50, 500) })
   couponLists(
@@ -15,21 +21,20 @@ export class CouponListResolver {
     @Arg('after', () => String, { nullable: true }) after: string | null,
     @Arg('status', () => CouponListStatus, { nullable: true }) status: CouponListStatus | null,
     @Arg('search', () => String, { nullable: true, description: 'Case-insensitive part of the name.' }) search: string | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CouponListPage> {
-    return app.get(CouponListService).page({ first: first ?? 50, after, status, search });
+    return this.couponListService.page({ first: first ?? 50, after, status, search });
   }
 
   @Authorized(...Allow.READ_CATALOG)
   @Query(() => CouponList, { nullable: true })
-  couponList(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<CouponList | null> {
-    return app.get(CouponListService).findById(id);
+  couponList(@Arg('id', () => ID) id: string): Promise<CouponList | null> {
+    return this.couponListService.findById(id);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => CouponList)
-  createCouponList(@Arg('input', () => CreateCouponListInput) input: CreateCouponListInput, @Ctx() { app }: GraphQLContext): Promise<CouponList> {
-    return app.get(CouponListService).create(input);
+  createCouponList(@Arg('input', () => CreateCouponListInput) input: CreateCouponListInput): Promise<CouponList> {
+    return this.couponListService.create(input);
   }
 
   @Authorized(...Allow.MANAGE)
@@ -37,8 +42,7 @@ export class CouponListResolver {
   updateCouponList(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateCouponListInput) input: UpdateCouponListInput,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CouponList> {
-    return app.get(CouponListService).update(id, input);
+    return this.couponListService.update(id, input);
   }
 }

@@ -1,5 +1,6 @@
 import { GraphQLUpload, type FileUpload } from 'graphql-upload-minimal';
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import { Arg, Authorized, ID, Int, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { pagedFieldCost } from '../../infra/graphql/limits.js';
 import { Allow } from '../auth/api-key-role.js';
@@ -8,6 +9,12 @@ import { CodeUploadService } from './code-upload.service.js';
 
 @Resolver(() => CodeUpload)
 export class CodeUploadResolver {
+  private readonly codeUploadService: CodeUploadService;
+
+  constructor(app: AppContext) {
+    this.codeUploadService = app.get(CodeUploadService);
+  }
+
   @Authorized(...Allow.MANAGE)
   @Mutation(() => CodeUpload, {
     description:
@@ -18,15 +25,14 @@ export class CodeUploadResolver {
     @Arg('listId', () => ID) listId: string,
     @Arg('file', () => GraphQLUpload) file: Promise<FileUpload>,
     @Arg('mode', () => UploadMode, { nullable: true, defaultValue: UploadMode.APPEND }) mode: UploadMode | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CodeUpload> {
-    return app.get(CodeUploadService).upload(listId, file, mode);
+    return this.codeUploadService.upload(listId, file, mode);
   }
 
   @Authorized(...Allow.READ_ALL)
   @Query(() => CodeUpload, { nullable: true })
-  codeUpload(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<CodeUpload | null> {
-    return app.get(CodeUploadService).findById(id);
+  codeUpload(@Arg('id', () => ID) id: string): Promise<CodeUpload | null> {
+    return this.codeUploadService.findById(id);
   }
 
   @Authorized(...Allow.READ_ALL)
@@ -34,9 +40,8 @@ export class CodeUploadResolver {
   codeUploads(
     @Arg('listId', () => ID) listId: string,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<CodeUpload[]> {
-    return app.get(CodeUploadService).listUploads(listId, first);
+    return this.codeUploadService.listUploads(listId, first);
   }
 
   @Authorized(...Allow.READ_ALL)

@@ -1,4 +1,5 @@
 import { Arg, Authorized, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
+import type { AppContext } from '../../app-context.js';
 import type { GraphQLContext } from '../graphql-context.js';
 import { Allow } from '../auth/api-key-role.js';
 import { BatchLoader, requestLoader } from '../../common/request-loader.js';
@@ -16,10 +17,18 @@ import {
 
 @Resolver(() => WebhookEndpoint)
 export class WebhookEndpointResolver {
+  private readonly webhookEndpointService: WebhookEndpointService;
+  private readonly webhookDeliveryService: WebhookDeliveryService;
+
+  constructor(app: AppContext) {
+    this.webhookEndpointService = app.get(WebhookEndpointService);
+    this.webhookDeliveryService = app.get(WebhookDeliveryService);
+  }
+
   @Authorized(...Allow.READ_ALL)
   @Query(() => [WebhookEndpoint])
-  webhookEndpoints(@Ctx() { app }: GraphQLContext): Promise<WebhookEndpoint[]> {
-    return app.get(WebhookEndpointService).list();
+  webhookEndpoints(): Promise<WebhookEndpoint[]> {
+    return this.webhookEndpointService.list();
   }
 
   @Authorized(...Allow.READ_ALL)
@@ -28,15 +37,14 @@ export class WebhookEndpointResolver {
     @Arg('endpointId', () => ID) endpointId: string,
     @Arg('first', () => Int, { defaultValue: 50 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<WebhookDeliveryPage> {
-    return app.get(WebhookDeliveryService).page(endpointId, first, after);
+    return this.webhookDeliveryService.page(endpointId, first, after);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => CreatedWebhookEndpoint, { description: 'The secret is shown only in this answer.' })
-  createWebhookEndpoint(@Arg('input', () => WebhookEndpointInput) input: WebhookEndpointInput, @Ctx() { app }: GraphQLContext): Promise<CreatedWebhookEndpoint> {
-    return app.get(WebhookEndpointService).create(input);
+  createWebhookEndpoint(@Arg('input', () => WebhookEndpointInput) input: WebhookEndpointInput): Promise<CreatedWebhookEndpoint> {
+    return this.webhookEndpointService.create(input);
   }
 
   @Authorized(...Allow.MANAGE)
@@ -44,32 +52,37 @@ export class WebhookEndpointResolver {
   updateWebhookEndpoint(
     @Arg('id', () => ID) id: string,
     @Arg('input', () => UpdateWebhookEndpointInput) input: UpdateWebhookEndpointInput,
-    @Ctx() { app }: GraphQLContext,
   ): Promise<WebhookEndpoint> {
-    return app.get(WebhookEndpointService).update(id, input);
+    return this.webhookEndpointService.update(id, input);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => Boolean)
-  deleteWebhookEndpoint(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<boolean> {
-    return app.get(WebhookEndpointService).delete(id);
+  deleteWebhookEndpoint(@Arg('id', () => ID) id: string): Promise<boolean> {
+    return this.webhookEndpointService.delete(id);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => CreatedWebhookEndpoint, { description: 'A new secret, shown only here; the old one stops working at once, for retries too.' })
-  rotateWebhookSecret(@Arg('id', () => ID) id: string, @Ctx() { app }: GraphQLContext): Promise<CreatedWebhookEndpoint> {
-    return app.get(WebhookEndpointService).rotateSecret(id);
+  rotateWebhookSecret(@Arg('id', () => ID) id: string): Promise<CreatedWebhookEndpoint> {
+    return this.webhookEndpointService.rotateSecret(id);
   }
 
   @Authorized(...Allow.MANAGE)
   @Mutation(() => WebhookDelivery, { description: 'Sends the message again now, with the same webhook-id.' })
-  redeliverWebhook(@Arg('deliveryId', () => ID) deliveryId: string, @Ctx() { app }: GraphQLContext): Promise<WebhookDelivery> {
-    return app.get(WebhookDeliveryService).redeliver(deliveryId);
+  redeliverWebhook(@Arg('deliveryId', () => ID) deliveryId: string): Promise<WebhookDelivery> {
+    return this.webhookDeliveryService.redeliver(deliveryId);
   }
 }
 
 @Resolver(() => WebhookDelivery)
 export class WebhookDeliveryResolver {
+  private readonly webhookDeliveryService: WebhookDeliveryService;
+
+  constructor(app: AppContext) {
+    this.webhookDeliveryService = app.get(WebhookDeliveryService);
+  }
+
   @Authorized(...Allow.READ_ALL)
   @FieldResolver(() => [WebhookAttempt], { description: 'Every attempt, oldest first.' })
   attemptLog(@Root() delivery: WebhookDelivery, @Ctx() context: GraphQLContext): Promise<WebhookAttempt[]> {
@@ -77,7 +90,7 @@ export class WebhookDeliveryResolver {
     return requestLoader(
       context,
       'webhook-attempts',
-      () => new BatchLoader<string, WebhookAttempt[]>((ids) => app.get(WebhookDeliveryService).attemptsOf(ids), () => []),
+      () => new BatchLoader<string, WebhookAttempt[]>((ids) => this.webhookDeliveryService.attemptsOf(ids), () => []),
     ).load(delivery.id);
   }
 }
