@@ -34,7 +34,9 @@ export interface CandidateRow {
 export const MAX_CANDIDATES = 50;
 
 /** The candidates of one redemption along KEY (user_id, assigned_at); `k` tags the batch entry. */
-export function candidatesSql(withList: boolean, tagged = false): string {
+export const candidatesSql = (withList: boolean, tagged = false): string => CANDIDATES_SQL[`${withList}|${tagged}`];
+
+function candidatesText(withList: boolean, tagged: boolean): string {
   return `SELECT ${tagged ? '? AS k, ' : ''}a.id, a.list_id, a.campaign_id, a.code, a.assigned_at, l.name,
                  (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
                  r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
@@ -43,8 +45,13 @@ export function candidatesSql(withList: boolean, tagged = false): string {
             LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1
            WHERE a.user_id = ? AND a.code = ? ${withList ? 'AND a.list_id = ?' : ''}
            ORDER BY a.assigned_at DESC, a.id DESC
-           LIMIT ${MAX_CANDIDATES}`;
+           LIMIT ${MAX_CANDIDATES}`.replace(/\s+/g, ' ');
 }
+
+/** Built once (a batch repeats its part for every entry; whitespace runs cut, the driver scans the text for placeholders). */
+const CANDIDATES_SQL: Record<string, string> = Object.fromEntries(
+  [false, true].flatMap((withList) => [false, true].map((tagged) => [`${withList}|${tagged}`, candidatesText(withList, tagged)])),
+);
 
 export const candidateParams = (item: { userId: string; code: string; listId: string | null }) =>
   item.listId ? [item.userId, item.code, item.listId] : [item.userId, item.code];
