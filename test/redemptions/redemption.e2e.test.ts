@@ -1,6 +1,7 @@
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { CodeLookupService } from '../../src/modules/redemptions/code-lookup.service';
 import { RedemptionService } from '../../src/modules/redemptions/redemption.service';
+import { batchCandidatesSql } from '../../src/modules/redemptions/redemption-batch';
 import { download, exportList } from '../exports/fixtures';
 import { parseCsvStrict } from '../exports/rfc4180';
 import { errorCode } from '../helpers/graphql-client';
@@ -151,8 +152,9 @@ describe('code lookup and redemption', () => {
     const scopedElsewhere = { keyId: 'k2', role: ApiKeyRole.CLIENT, campaignIds: ['999999'] };
     const shop = { keyId: 'k3', role: ApiKeyRole.CLIENT, campaignIds: [campaignId] };
     // Started in one turn of the event loop: they share batches. Code 0 twice with one orderId, code 1 twice with two.
+    // Code 5 with a trailing space: the column compares it equal (PAD SPACE), in a batch as alone.
     const results = await Promise.allSettled([
-      ...users.map((userId, i) => service.redeem(shop, { code: codes[i], userId, orderId: `many-order-${i}` })),
+      ...users.map((userId, i) => service.redeem(shop, { code: i === 5 ? `${codes[i]} ` : codes[i], userId, orderId: `many-order-${i}` })),
       service.redeem(shop, { code: codes[0], userId: users[0], orderId: 'many-order-0' }),
       service.redeem(shop, { code: codes[1], userId: users[1], orderId: 'another-order' }),
       service.redeem(shop, { code: codes[2], userId: 'not-the-holder' }),
@@ -172,6 +174,10 @@ describe('code lookup and redemption', () => {
       [listId],
     );
     expect(messages.map((row) => row.redemption_id).sort()).toEqual(users.map((_, i) => value(i).id).sort());
+
+    // A batch reads its users' assignments of its codes from the user index, one range per user.
+    const plan: Array<{ table: string; type: string; key: string | null }> = await t.app.dataSource.query(`EXPLAIN ${batchCandidatesSql(3, 3)}`, [...users.slice(0, 3), ...codes.slice(0, 3)]);
+    expect(plan.find((row) => row.table === 'a')).toMatchObject({ type: 'range', key: 'idx_coupon_assignments_user' });
   });
 
   it('a CLIENT key scoped to campaigns redeems only there; VIEWER keys may not redeem', async () => {

@@ -3,6 +3,7 @@ import type { AppContext } from '../../app-context.js';
 import { BadUserInputError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
 import { TurnBatcher } from '../../common/turn-batcher.js';
+import { binCollationKey } from '../../infra/db/bin-collation.js';
 import { poolQuery } from '../../infra/db/data-source.js';
 import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
 import { CouponCodeInfo, CouponCodeState, redemptionFromRow } from './redemption.types.js';
@@ -45,12 +46,6 @@ interface LookupItem {
   code: string;
   listId: string | null;
 }
-
-/**
- * The form in which the database compares a code with the stored ones (utf8mb4_bin, PAD SPACE):
- * as UTF-8 (an unpaired surrogate is sent as U+FFFD), trailing spaces not counted.
- */
-const comparable = (code: string) => Buffer.from(code, 'utf8').toString('utf8').replace(/ +$/, '');
 
 /**
  * couponCode: every list holding exactly this code, answered from indexes in one round trip.
@@ -100,13 +95,13 @@ export class CodeLookupService {
     const rows: LookupRow[] = await poolQuery(this.dataSource, lookupSql(codes.length), [...codes, ...codes]);
     const byCode = new Map<string, LookupRow[]>();
     for (const row of rows) {
-      const key = comparable(row.matched);
+      const key = binCollationKey(row.matched);
       const same = byCode.get(key);
       if (same) same.push(row);
       else byCode.set(key, [row]);
     }
     return items.map(({ code, listId }) => {
-      const found = byCode.get(comparable(code)) ?? [];
+      const found = byCode.get(binCollationKey(code)) ?? [];
       return listId === null ? [...found] : found.filter((row) => String(row.list_id) === listId);
     });
   }

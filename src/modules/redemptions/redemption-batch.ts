@@ -1,4 +1,5 @@
 import type { AppContext } from '../../app-context.js';
+import { binCollationKey } from '../../infra/db/bin-collation.js';
 import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import type { Caller } from '../auth/caller.js';
@@ -33,25 +34,29 @@ export interface CandidateRow {
 /** Assignments of one code to one user considered (a FIXED code handed to them again and again). */
 export const MAX_CANDIDATES = 50;
 
-/** The candidates of one redemption along KEY (user_id, assigned_at); `k` tags the batch entry. */
-export const candidatesSql = (withList: boolean, tagged = false): string => CANDIDATES_SQL[`${withList}|${tagged}`];
+const CANDIDATE_COLUMNS = `a.id, a.list_id, a.campaign_id, a.code, a.user_id, a.assigned_at, l.name,
+  (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
+  r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at`;
+const CANDIDATE_TABLES = `coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
+  STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
+  LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1`;
+const compact = (sql: string) => sql.replace(/\s+/g, ' ');
 
-function candidatesText(withList: boolean, tagged: boolean): string {
-  return `SELECT ${tagged ? '? AS k, ' : ''}a.id, a.list_id, a.campaign_id, a.code, a.assigned_at, l.name,
-                 (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
-                 r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
-            FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
-            STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
-            LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1
-           WHERE a.user_id = ? AND a.code = ? ${withList ? 'AND a.list_id = ?' : ''}
-           ORDER BY a.assigned_at DESC, a.id DESC
-           LIMIT ${MAX_CANDIDATES}`.replace(/\s+/g, ' ');
-}
+/** The candidates of one redemption along KEY (user_id, assigned_at), newest first (built once; whitespace runs cut). */
+export const candidatesSql = (withList: boolean): string => CANDIDATES_SQL[withList ? 'one' : 'any'];
+const candidatesText = (withList: boolean) =>
+  compact(`SELECT ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES}
+            WHERE a.user_id = ? AND a.code = ? ${withList ? 'AND a.list_id = ?' : ''}
+            ORDER BY a.assigned_at DESC, a.id DESC LIMIT ${MAX_CANDIDATES}`);
+const CANDIDATES_SQL = { any: candidatesText(false), one: candidatesText(true) };
 
-/** Built once (a batch repeats its part for every entry; whitespace runs cut, the driver scans the text for placeholders). */
-const CANDIDATES_SQL: Record<string, string> = Object.fromEntries(
-  [false, true].flatMap((withList) => [false, true].map((tagged) => [`${withList}|${tagged}`, candidatesText(withList, tagged)])),
-);
+/**
+ * A batch's candidates in one statement: the assignments of its users (KEY (user_id,
+ * assigned_at)) holding one of its codes; each entry takes its own user's rows of its code.
+ */
+export const batchCandidatesSql = (users: number, codes: number): string =>
+  compact(`SELECT ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES} WHERE a.user_id IN (${placeholders(users)}) AND a.code IN (${placeholders(codes)})`);
+const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
 
 export const candidateParams = (item: { userId: string; code: string; listId: string | null }) =>
   item.listId ? [item.userId, item.code, item.listId] : [item.userId, item.code];
@@ -198,16 +203,28 @@ export function newRedemption(id: string, assignment: CandidateRow, userId: stri
   });
 }
 
-/** Every entry's candidates in one round trip (a consistent read, no locks). */
+/**
+ * Every entry's candidates in one round trip (a consistent read, no locks): as the single path
+ * reads them (its list if named, newest first, at most MAX_CANDIDATES), matched to the entry by
+ * user and code as the columns compare them (utf8mb4_bin).
+ */
 async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<CandidateRow[][]> {
-  const sql = items.map((item) => `(${candidatesSql(item.listId !== null, true)})`).join(' UNION ALL ');
-  const rows: Array<CandidateRow & { k: number | string }> = await tx.query(sql, items.flatMap((item, index) => [index, ...candidateParams(item)]));
-  const byItem: CandidateRow[][] = items.map(() => []);
-  for (const row of rows) byItem[Number(row.k)].push(row);
-  // Newest first per entry, as each part reads them (a UNION need not keep its parts' order).
+  const users = [...new Set(items.map((item) => item.userId))];
+  const codes = [...new Set(items.map((item) => item.code))];
+  const rows: Array<CandidateRow & { user_id: string }> = await tx.query(batchCandidatesSql(users.length, codes.length), [...users, ...codes]);
+  const pair = (userId: string, code: string) => JSON.stringify([binCollationKey(userId), binCollationKey(code)]);
+  const byPair = new Map<string, CandidateRow[]>();
+  for (const row of rows) {
+    const key = pair(row.user_id, row.code);
+    const same = byPair.get(key);
+    if (same) same.push(row);
+    else byPair.set(key, [row]);
+  }
   const newestFirst = (a: CandidateRow, b: CandidateRow) => b.assigned_at.getTime() - a.assigned_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-  for (const candidates of byItem) if (candidates.length > 1) candidates.sort(newestFirst);
-  return byItem;
+  return items.map((item) => {
+    const own = (byPair.get(pair(item.userId, item.code)) ?? []).filter((row) => item.listId === null || String(row.list_id) === item.listId);
+    return own.sort(newestFirst).slice(0, MAX_CANDIDATES);
+  });
 }
 
 /** The entries redeemed in the batch: the plain case only, each (list, code, user) once. */
