@@ -4,6 +4,7 @@ import { RedemptionService } from '../../src/modules/redemptions/redemption.serv
 import { batchCandidatesSql } from '../../src/modules/redemptions/redemption-batch';
 import { download, exportList } from '../exports/fixtures';
 import { parseCsvStrict } from '../exports/rfc4180';
+import { createEndpoint } from '../webhooks/webhook-fixtures';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
@@ -149,6 +150,8 @@ describe('code lookup and redemption', () => {
     const users = Array.from({ length: 30 }, (_, i) => `many-${i}`);
     const { listId, codes, campaignId } = await handOut('MANY', users);
     const service = t.app.get(RedemptionService);
+    // Messages are written while an enabled endpoint subscribes to coupon.redeemed.
+    const endpoint = await createEndpoint(t, { url: 'http://127.0.0.1:9/redeemed', events: ['COUPON_REDEEMED'] });
     const scopedElsewhere = { keyId: 'k2', role: ApiKeyRole.CLIENT, campaignIds: ['999999'] };
     const shop = { keyId: 'k3', role: ApiKeyRole.CLIENT, campaignIds: [campaignId] };
     // Started in one turn of the event loop: they share batches. Code 0 twice with one orderId, code 1 twice with two.
@@ -174,6 +177,17 @@ describe('code lookup and redemption', () => {
       [listId],
     );
     expect(messages.map((row) => row.redemption_id).sort()).toEqual(users.map((_, i) => value(i).id).sort());
+
+    // With no endpoint subscribed, a batch writes no message nobody would get.
+    expect((await t.gql(`mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, { id: endpoint.id })).data.deleteWebhookEndpoint).toBe(true);
+    const quiet = await handOut('QUIET', ['quiet-1', 'quiet-2']);
+    const unheard = await Promise.all(quiet.codes.map((code, i) => service.redeem({ ...shop, campaignIds: [quiet.campaignId] }, { code, userId: `quiet-${i + 1}` })));
+    expect(unheard.map((redemption) => redemption.code)).toEqual(quiet.codes);
+    const [{ n }] = await t.app.dataSource.query(
+      `SELECT COUNT(*) AS n FROM webhook_messages WHERE event_type = 'COUPON_REDEEMED' AND JSON_UNQUOTE(JSON_EXTRACT(payload, '$.listId')) = ?`,
+      [quiet.listId],
+    );
+    expect(Number(n)).toBe(0);
 
     // A batch reads its users' assignments of its codes from the user index, one range per user.
     const plan: Array<{ table: string; type: string; key: string | null }> = await t.app.dataSource.query(`EXPLAIN ${batchCandidatesSql(3, 3)}`, [...users.slice(0, 3), ...codes.slice(0, 3)]);
