@@ -43,8 +43,8 @@ const callbackPool = (dataSource: DataSource) => (dataSource.driver as unknown a
 
 /**
  * One statement through the driver's callback API: the same rows as TypeORM's query, without its
- * query runner, events and copy of the result, and without mysql2's promise wrapper, which
- * captures a stack trace for every statement. Errors are the driver's (errno, code, fatal).
+ * query runner, events and copy of the result, and without mysql2's promise wrapper (a require
+ * and a wrapper per statement; with `trace` on, a captured stack). Errors are the driver's (errno, code, fatal).
  */
 export function callbackQuery<T = any>(queryable: CallbackQueryable, sql: string, params: unknown[] = []): Promise<T> {
   return new Promise<T>((resolve, reject) => queryable.query(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T))));
