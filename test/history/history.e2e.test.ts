@@ -3,6 +3,7 @@ import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { insertAssignments } from '../exports/fixtures';
 import { appendCodes, createCampaign, createList } from '../helpers/fixtures';
+import { CouponHistoryService, userCouponsPageSql } from '../../src/modules/history/coupon-history.service';
 
 const USER_COUPONS = `query($userId: String!, $first: Int, $after: String) {
   userCoupons(userId: $userId, first: $first, after: $after) {
@@ -142,14 +143,29 @@ describe('user coupon history', () => {
       t.app,
       listIds.map((listId, i) => ({ listId, campaignId, code: `PLAN${i}`, userId: 'planned', assignedAt: new Date(Date.UTC(2032, 0, 1, i)) })),
     );
-    const spy = jest.spyOn(t.app.dataSource, 'query');
-    await t.gql(USER_COUPONS, { userId: 'planned', first: 5, after: ids[10] });
-    const pageQuery = spy.mock.calls.find(([sql]) => /FROM coupon_assignments a/.test(String(sql)))!;
-    spy.mockRestore();
-    const plan = await t.app.dataSource.query(`EXPLAIN ${pageQuery[0]}`, pageQuery[1]);
+    const page = await t.gql(USER_COUPONS, { userId: 'planned', first: 5, after: ids[10] });
+    expect(page.data.userCoupons.map((coupon: { id: string }) => coupon.id)).toEqual(ids.slice(5, 10).reverse());
+    const [cursor] = await t.app.dataSource.query('SELECT assigned_at FROM coupon_assignments WHERE id = ?', [ids[10]]);
+    const plan = await t.app.dataSource.query(`EXPLAIN ${userCouponsPageSql(true)}`, [0, 'planned', cursor.assigned_at, cursor.assigned_at, ids[10], 5]);
     expect(plan[0]).toMatchObject({ table: 'a', key: 'idx_coupon_assignments_user', type: 'range' });
     expect(plan.map((row: any) => String(row.Extra)).join(' ')).not.toMatch(/filesort|temporary/);
     expect(plan[1]).toMatchObject({ table: 'l', key: 'PRIMARY' });
+  });
+
+  it('pages asked for together share one statement; each is the page it is alone', async () => {
+    const listId = await createList(t, { name: 'Together', kind: 'FIXED', fixedCode: 'TOGETHER', fixedLimit: 100 });
+    const campaignId = await createCampaign(t, [listId]);
+    const ids = await insertAssignments(
+      t.app,
+      Array.from({ length: 12 }, (_, i) => ({ listId, campaignId, code: 'TOGETHER', userId: `together-${i % 3}`, assignedAt: new Date(Date.UTC(2033, 0, 1, Math.floor(i / 6))) })),
+    );
+    const history = t.app.get(CouponHistoryService);
+    const asked: Array<[string, number, string | null]> = [['together-0', 3, null], ['together-1', 10, null], ['together-0', 2, ids[6]], ['together-2', 1, null], ['nobody', 5, null], ['together-1', 2, ids[4]]];
+    const alone = [];
+    for (const [userId, first, after] of asked) alone.push(await history.userCoupons(userId, first, after));
+    // Equal times among a user's coupons: the order falls back to the id, in the statement as alone.
+    expect(alone.map((page) => page.length)).toEqual([3, 4, expect.any(Number), 1, 0, expect.any(Number)]);
+    expect(await Promise.all(asked.map(([userId, first, after]) => history.userCoupons(userId, first, after)))).toEqual(alone);
   });
 
   it('refuses bad input and keys that may not read it', async () => {

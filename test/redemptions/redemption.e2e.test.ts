@@ -1,8 +1,10 @@
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { CodeLookupService } from '../../src/modules/redemptions/code-lookup.service';
 import { RedemptionService } from '../../src/modules/redemptions/redemption.service';
+import { batchCandidatesSql } from '../../src/modules/redemptions/redemption-batch';
 import { download, exportList } from '../exports/fixtures';
 import { parseCsvStrict } from '../exports/rfc4180';
+import { createEndpoint } from '../webhooks/webhook-fixtures';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
@@ -148,11 +150,14 @@ describe('code lookup and redemption', () => {
     const users = Array.from({ length: 30 }, (_, i) => `many-${i}`);
     const { listId, codes, campaignId } = await handOut('MANY', users);
     const service = t.app.get(RedemptionService);
+    // Messages are written while an enabled endpoint subscribes to coupon.redeemed.
+    const endpoint = await createEndpoint(t, { url: 'http://127.0.0.1:9/redeemed', events: ['COUPON_REDEEMED'] });
     const scopedElsewhere = { keyId: 'k2', role: ApiKeyRole.CLIENT, campaignIds: ['999999'] };
     const shop = { keyId: 'k3', role: ApiKeyRole.CLIENT, campaignIds: [campaignId] };
     // Started in one turn of the event loop: they share batches. Code 0 twice with one orderId, code 1 twice with two.
+    // Code 5 with a trailing space: the column compares it equal (PAD SPACE), in a batch as alone.
     const results = await Promise.allSettled([
-      ...users.map((userId, i) => service.redeem(shop, { code: codes[i], userId, orderId: `many-order-${i}` })),
+      ...users.map((userId, i) => service.redeem(shop, { code: i === 5 ? `${codes[i]} ` : codes[i], userId, orderId: `many-order-${i}` })),
       service.redeem(shop, { code: codes[0], userId: users[0], orderId: 'many-order-0' }),
       service.redeem(shop, { code: codes[1], userId: users[1], orderId: 'another-order' }),
       service.redeem(shop, { code: codes[2], userId: 'not-the-holder' }),
@@ -172,6 +177,21 @@ describe('code lookup and redemption', () => {
       [listId],
     );
     expect(messages.map((row) => row.redemption_id).sort()).toEqual(users.map((_, i) => value(i).id).sort());
+
+    // With no endpoint subscribed, a batch writes no message nobody would get.
+    expect((await t.gql(`mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, { id: endpoint.id })).data.deleteWebhookEndpoint).toBe(true);
+    const quiet = await handOut('QUIET', ['quiet-1', 'quiet-2']);
+    const unheard = await Promise.all(quiet.codes.map((code, i) => service.redeem({ ...shop, campaignIds: [quiet.campaignId] }, { code, userId: `quiet-${i + 1}` })));
+    expect(unheard.map((redemption) => redemption.code)).toEqual(quiet.codes);
+    const [{ n }] = await t.app.dataSource.query(
+      `SELECT COUNT(*) AS n FROM webhook_messages WHERE event_type = 'COUPON_REDEEMED' AND JSON_UNQUOTE(JSON_EXTRACT(payload, '$.listId')) = ?`,
+      [quiet.listId],
+    );
+    expect(Number(n)).toBe(0);
+
+    // A batch reads its users' assignments of its codes from the user index, one range per user.
+    const plan: Array<{ table: string; type: string; key: string | null }> = await t.app.dataSource.query(`EXPLAIN ${batchCandidatesSql(3, 3)}`, [...users.slice(0, 3), ...codes.slice(0, 3)]);
+    expect(plan.find((row) => row.table === 'a')).toMatchObject({ type: 'range', key: 'idx_coupon_assignments_user' });
   });
 
   it('a CLIENT key scoped to campaigns redeems only there; VIEWER keys may not redeem', async () => {
@@ -213,15 +233,24 @@ describe('code lookup and redemption', () => {
     ]);
     expect(errorCode(await t.gql(LOOKUP, { code: shared }, clientKey))).toBe('FORBIDDEN');
 
-    // Both reads are index lookups, never a scan of coupon_codes.
-    for (const withList of [false, true]) {
+    // Lookups arriving together share one statement; each gets what it gets alone (its own code,
+    // its list when named, trailing spaces compared as the column does).
+    const lookups = t.app.get(CodeLookupService);
+    const asked: Array<[string, string | null]> = [[shared, null], [shared, first], [shared, second], ['LOOKFIX', null], [`${shared} `, null], ['shared-code-1', null], [shared, null]];
+    const alone = [];
+    for (const [code, listId] of asked) alone.push(await lookups.lookup(code, listId));
+    expect(alone.map((infos) => infos.length)).toEqual([2, 1, 1, 1, 2, 0, 2]);
+    expect(await Promise.all(asked.map(([code, listId]) => lookups.lookup(code, listId)))).toEqual(alone);
+
+    // One code or the codes of lookups arriving together: index lookups, never a scan of coupon_codes.
+    for (const codes of [[shared], [shared, 'shared-code-1', 'LOOKFIX']]) {
       const plan: Array<{ table: string; type: string; key: string | null }> = await t.app.dataSource.query(
-        `EXPLAIN ${CodeLookupService.UNIQUE_CODES_SQL(withList)}`,
-        withList ? [shared, first] : [shared],
+        `EXPLAIN ${CodeLookupService.UNIQUE_CODES_SQL(codes.length)}`,
+        codes,
       );
       const codesRow = plan.find((row) => row.table === 'c')!;
-      expect(['ref', 'const', 'eq_ref']).toContain(codesRow.type);
-      expect(codesRow.key).toBe(withList ? 'uq_coupon_codes_list_code' : 'idx_coupon_codes_code');
+      expect(['ref', 'range']).toContain(codesRow.type);
+      expect(codesRow.key).toBe('idx_coupon_codes_code');
     }
   });
 

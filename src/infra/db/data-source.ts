@@ -30,10 +30,28 @@ interface CallbackConnection {
   query(sql: string, callback: (error: Error | null) => void): void;
   release(): void;
 }
-interface CallbackPool {
+/** The driver's callback API for one statement (a pool or one of its connections). */
+export interface CallbackQueryable {
+  query(sql: string, values: unknown[], callback: (error: Error | null, rows: unknown) => void): void;
+}
+interface CallbackPool extends CallbackQueryable {
   on(event: 'connection', listener: (connection: CallbackConnection) => void): void;
   getConnection(callback: (error: Error | null, connection: CallbackConnection) => void): void;
 }
+
+const callbackPool = (dataSource: DataSource) => (dataSource.driver as unknown as { pool: CallbackPool }).pool;
+
+/**
+ * One statement through the driver's callback API: the same rows as TypeORM's query, without its
+ * query runner, events and copy of the result, and without mysql2's promise wrapper (a require
+ * and a wrapper per statement; with `trace` on, a captured stack). Errors are the driver's (errno, code, fatal).
+ */
+export function callbackQuery<T = any>(queryable: CallbackQueryable, sql: string, params: unknown[] = []): Promise<T> {
+  return new Promise<T>((resolve, reject) => queryable.query(sql, params, (error, rows) => (error ? reject(error) : resolve(rows as T))));
+}
+
+/** One statement on the data source's own pool (the same connections and session settings as `dataSource.query`), for hot reads. */
+export const poolQuery = <T = any>(dataSource: DataSource, sql: string, params: unknown[] = []): Promise<T> => callbackQuery<T>(callbackPool(dataSource), sql, params);
 
 /**
  * Runs the statements on every connection the data source's pool opens from now on, and on the
@@ -41,7 +59,7 @@ interface CallbackPool {
  */
 export async function onEveryConnection(dataSource: DataSource, statements: string[]): Promise<void> {
   if (statements.length === 0) return;
-  const pool = (dataSource.driver as unknown as { pool: CallbackPool }).pool;
+  const pool = callbackPool(dataSource);
   const apply = (connection: CallbackConnection, done: (error: Error | null) => void) => {
     let left = statements.length;
     let failed: Error | null = null;

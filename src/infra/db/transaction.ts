@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import type { DomainEvent, EventBus } from '../events/event-bus.js';
+import { callbackQuery, type CallbackQueryable } from './data-source.js';
 import { DatabaseHosts } from './database-hosts.js';
 import type { Logger } from '../logging/logger.js';
 
@@ -107,11 +108,12 @@ export async function withTransaction<T>(
     let committing = false;
     let result: T;
     try {
-      await runner.connect();
+      const connection = (await runner.connect()) as CallbackQueryable;
       if (!implicit) await runner.startTransaction(options.isolation);
       const tx: Tx = {
         manager: runner.manager,
-        query: (sql, params) => runner.query(sql, params as unknown[]),
+        // On the runner's connection, straight through the driver (the statements of a batch are the hot path).
+        query: (sql, params) => callbackQuery(connection, sql, (params ?? []) as unknown[]),
         publish: (event) => events.push(event),
         afterCommit: (hook) => hooks.push(hook),
       };

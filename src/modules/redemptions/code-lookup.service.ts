@@ -2,11 +2,16 @@ import type { DataSource } from 'typeorm';
 import type { AppContext } from '../../app-context.js';
 import { BadUserInputError } from '../../common/errors.js';
 import { isRowId } from '../../common/ids.js';
+import { TurnBatcher } from '../../common/turn-batcher.js';
+import { binCollationKey } from '../../infra/db/bin-collation.js';
+import { poolQuery } from '../../infra/db/data-source.js';
 import { CouponAssignment } from '../claims/coupon-assignment.entity.js';
 import { CouponCodeInfo, CouponCodeState, redemptionFromRow } from './redemption.types.js';
 
 /** One list holding the code, with the latest assignment and its live redemption (columns null when none). */
 interface LookupRow {
+  /** The stored code the row was found by. */
+  matched: string;
   list_id: string;
   seq: string | null;
   name: string;
@@ -34,51 +39,85 @@ const ASSIGNMENT_AND_REDEMPTION = `a.id AS a_id, a.campaign_id AS a_campaign_id,
 // FORCE INDEX: with few redemptions yet, the optimizer would scan the table once per lookup (a block nested loop).
 const LIVE_REDEMPTION_JOIN = 'LEFT JOIN coupon_redemptions r FORCE INDEX (idx_coupon_redemptions_assignment) ON r.assignment_id = a.id AND r.live = 1';
 
+/** Codes looked up by one statement at most. */
+const MAX_LOOKUPS_PER_STATEMENT = 64;
+
+interface LookupItem {
+  code: string;
+  listId: string | null;
+}
+
 /**
  * couponCode: every list holding exactly this code, answered from indexes in one round trip.
- * UNIQUE codes come from coupon_codes by KEY (code) (or the unique (list_id, code) when a list is
- * named) and their assignment by UNIQUE (list_id, code_seq); FIXED lists by KEY (fixed_code) and
- * their latest assignment as the newest entry of KEY (list_id, assigned_at); the live redemption
- * by KEY (assignment_id, live). Codes of an upload still running (above visible_seq) are not
- * there yet.
+ * UNIQUE codes come from coupon_codes by KEY (code) and their assignment by UNIQUE (list_id,
+ * code_seq); FIXED lists by KEY (fixed_code) and their latest assignment as the newest entry of
+ * KEY (list_id, assigned_at); the live redemption by KEY (assignment_id, live). Codes of an
+ * upload still running (above visible_seq) are not there yet. Lookups arriving together share
+ * one statement (`IN` over their codes: one index dive each, not a UNION part each); each takes
+ * the rows of its code, and of its list when one is named.
  */
 export class CodeLookupService {
   private readonly dataSource: DataSource;
+  private readonly batcher = new TurnBatcher<LookupItem, LookupRow[]>((items) => this.readAll(items), MAX_LOOKUPS_PER_STATEMENT);
 
   constructor(app: AppContext) {
     this.dataSource = app.dataSource;
   }
 
-  /** The coupon_codes part on its own (EXPLAIN in tests and benchmarks). */
-  static readonly UNIQUE_CODES_SQL = (withList: boolean) =>
-    `SELECT c.list_id, c.seq, ${LIST_COLUMNS}, ${ASSIGNMENT_AND_REDEMPTION}
+  /** The coupon_codes part for `codes` codes (EXPLAIN in tests and benchmarks). */
+  static readonly UNIQUE_CODES_SQL = (codes: number) =>
+    `SELECT c.code AS matched, c.list_id, c.seq, ${LIST_COLUMNS}, ${ASSIGNMENT_AND_REDEMPTION}
        FROM coupon_codes c STRAIGHT_JOIN coupon_lists l ON l.id = c.list_id
        LEFT JOIN coupon_assignments a ON a.list_id = c.list_id AND a.code_seq = c.seq
        ${LIVE_REDEMPTION_JOIN}
-      WHERE c.code = ? ${withList ? 'AND c.list_id = ?' : ''} AND c.seq <= l.visible_seq`;
+      WHERE c.code IN (${placeholders(codes)}) AND c.seq <= l.visible_seq`;
 
-  static readonly FIXED_LISTS_SQL = (withList: boolean) =>
-    `SELECT l.id AS list_id, NULL AS seq, ${LIST_COLUMNS}, ${ASSIGNMENT_AND_REDEMPTION}
+  static readonly FIXED_LISTS_SQL = (codes: number) =>
+    `SELECT l.fixed_code AS matched, l.id AS list_id, NULL AS seq, ${LIST_COLUMNS}, ${ASSIGNMENT_AND_REDEMPTION}
        FROM coupon_lists l
        LEFT JOIN coupon_assignments a ON a.id = (SELECT latest.id FROM coupon_assignments latest FORCE INDEX (idx_coupon_assignments_list)
                                                   WHERE latest.list_id = l.id ORDER BY latest.assigned_at DESC, latest.id DESC LIMIT 1)
        ${LIVE_REDEMPTION_JOIN}
-      WHERE l.fixed_code = ? AND l.kind = 'FIXED' ${withList ? 'AND l.id = ?' : ''}`;
+      WHERE l.fixed_code IN (${placeholders(codes)}) AND l.kind = 'FIXED'`;
 
   async lookup(code: string, listId: string | null): Promise<CouponCodeInfo[]> {
     if (code.trim() === '') throw new BadUserInputError('code', 'must not be empty');
     if ([...code].length > 64) throw new BadUserInputError('code', 'must be at most 64 characters');
     if (listId !== null && !isRowId(listId)) return [];
-    const withList = listId !== null;
-    const params = withList ? [code, listId] : [code];
-    // No ORDER BY on the UNION (it would put the rows through a temporary table): a few rows are sorted here.
-    const rows: LookupRow[] = await this.dataSource.query(
-      `${CodeLookupService.UNIQUE_CODES_SQL(withList)} UNION ALL ${CodeLookupService.FIXED_LISTS_SQL(withList)}`,
-      [...params, ...params],
-    );
+    const rows = await this.batcher.submit({ code, listId });
     if (rows.length > 1) rows.sort((a, b) => (BigInt(a.list_id) < BigInt(b.list_id) ? -1 : 1));
     return rows.map((row) => infoOf(code, row));
   }
+
+  /** The rows of every lookup, in one statement. No ORDER BY on the UNION (it would put the rows through a temporary table): a few rows are sorted per lookup. */
+  private async readAll(items: LookupItem[]): Promise<LookupRow[][]> {
+    const codes = [...new Set(items.map((item) => item.code))];
+    const rows: LookupRow[] = await poolQuery(this.dataSource, lookupSql(codes.length), [...codes, ...codes]);
+    const byCode = new Map<string, LookupRow[]>();
+    for (const row of rows) {
+      const key = binCollationKey(row.matched);
+      const same = byCode.get(key);
+      if (same) same.push(row);
+      else byCode.set(key, [row]);
+    }
+    return items.map(({ code, listId }) => {
+      const found = byCode.get(binCollationKey(code)) ?? [];
+      return listId === null ? [...found] : found.filter((row) => String(row.list_id) === listId);
+    });
+  }
+}
+
+const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
+
+/** The statement for `codes` codes, built once per count (whitespace runs cut: the driver scans the text for placeholders). */
+const lookupStatements = new Map<number, string>();
+function lookupSql(codes: number): string {
+  let sql = lookupStatements.get(codes);
+  if (sql === undefined) {
+    sql = `${CodeLookupService.UNIQUE_CODES_SQL(codes)} UNION ALL ${CodeLookupService.FIXED_LISTS_SQL(codes)}`.replace(/\s+/g, ' ');
+    lookupStatements.set(codes, sql);
+  }
+  return sql;
 }
 
 function infoOf(code: string, row: LookupRow): CouponCodeInfo {

@@ -1,9 +1,12 @@
 import type { AppContext } from '../../app-context.js';
+import { binCollationKey } from '../../infra/db/bin-collation.js';
 import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import type { Caller } from '../auth/caller.js';
 import { addRedeemedCodes } from '../lists/list-rows.js';
+import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
+import { SUBSCRIBED_EVENTS_SQL, subscribedEvents } from '../webhooks/webhook-subscriptions.js';
 import { redeemedMessage } from './redemption-webhook.js';
 import { redemptionFromRow, type Redemption } from './redemption.types.js';
 
@@ -33,18 +36,32 @@ export interface CandidateRow {
 /** Assignments of one code to one user considered (a FIXED code handed to them again and again). */
 export const MAX_CANDIDATES = 50;
 
-/** The candidates of one redemption along KEY (user_id, assigned_at); `k` tags the batch entry. */
-export function candidatesSql(withList: boolean, tagged = false): string {
-  return `SELECT ${tagged ? '? AS k, ' : ''}a.id, a.list_id, a.campaign_id, a.code, a.assigned_at, l.name,
-                 (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
-                 r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at
-            FROM coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
-            STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
-            LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1
-           WHERE a.user_id = ? AND a.code = ? ${withList ? 'AND a.list_id = ?' : ''}
-           ORDER BY a.assigned_at DESC, a.id DESC
-           LIMIT ${MAX_CANDIDATES}`;
-}
+const CANDIDATE_COLUMNS = `a.id, a.list_id, a.campaign_id, a.code, a.user_id, a.assigned_at, l.name,
+  (l.expires_at IS NOT NULL AND l.expires_at <= UTC_TIMESTAMP(3)) AS expired,
+  r.id AS live_id, r.order_id AS live_order_id, r.redeemed_at AS live_redeemed_at`;
+const CANDIDATE_TABLES = `coupon_assignments a FORCE INDEX (idx_coupon_assignments_user)
+  STRAIGHT_JOIN coupon_lists l ON l.id = a.list_id
+  LEFT JOIN coupon_redemptions r ON r.list_id = a.list_id AND r.code = a.code AND r.user_id = a.user_id AND r.live = 1`;
+const compact = (sql: string) => sql.replace(/\s+/g, ' ');
+
+/** The candidates of one redemption along KEY (user_id, assigned_at), newest first (built once; whitespace runs cut). */
+export const candidatesSql = (withList: boolean): string => CANDIDATES_SQL[withList ? 'one' : 'any'];
+const candidatesText = (withList: boolean) =>
+  compact(`SELECT ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES}
+            WHERE a.user_id = ? AND a.code = ? ${withList ? 'AND a.list_id = ?' : ''}
+            ORDER BY a.assigned_at DESC, a.id DESC LIMIT ${MAX_CANDIDATES}`);
+const CANDIDATES_SQL = { any: candidatesText(false), one: candidatesText(true) };
+
+/**
+ * A batch's candidates in one statement: the assignments of its users (KEY (user_id,
+ * assigned_at)) holding one of its codes (rows `c`; each entry takes its own user's rows of its
+ * code), and the event types an enabled webhook endpoint subscribes to (rows `s`, the event in
+ * `code`), read in the same consistent read.
+ */
+export const batchCandidatesSql = (users: number, codes: number): string =>
+  compact(`SELECT 'c' AS k, ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES} WHERE a.user_id IN (${placeholders(users)}) AND a.code IN (${placeholders(codes)})
+           UNION ALL SELECT 's', NULL, NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBED_EVENTS_SQL}) subscribed`);
+const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
 
 export const candidateParams = (item: { userId: string; code: string; listId: string | null }) =>
   item.listId ? [item.userId, item.code, item.listId] : [item.userId, item.code];
@@ -75,9 +92,10 @@ interface Planned {
 class BatchRaced extends Error {}
 
 /**
- * Redemptions arriving together share one transaction: a read of every entry's candidates, one
- * multi-row insert held by UNIQUE (list_id, code, user_id, live), one read of the new ids, one
- * outbox insert and the list counters, whatever the batch's size.
+ * Redemptions arriving together share one transaction: a read of every entry's candidates (and
+ * of the subscribed webhook events), one multi-row insert held by UNIQUE (list_id, code, user_id,
+ * live), one read of the new ids, one outbox insert (when an endpoint subscribes to
+ * coupon.redeemed) and the list counters, whatever the batch's size.
  *
  * Only the plain case is decided here (the user's code of one list, not redeemed, not expired,
  * allowed to the caller, not twice in the batch). Anything else is answered `null`: the caller
@@ -137,7 +155,7 @@ export class RedemptionBatcher {
   private run(batch: Pending[]): Promise<Array<Redemption | null>> {
     const items = batch.map((pending) => pending.item);
     return this.app.transaction(async (tx) => {
-      const candidates = await readCandidates(tx, items);
+      const { candidates, subscribed } = await readCandidates(tx, items);
       const outcomes: Array<Redemption | null> = items.map(() => null);
       const planned = plan(items, candidates);
       if (planned.length === 0) return outcomes;
@@ -166,7 +184,8 @@ export class RedemptionBatcher {
         outcomes[index] = redemption;
         return redemption;
       });
-      await writeWebhookMessages(tx, redemptions.map(redeemedMessage));
+      // Messages nobody would get are not written (the subscriptions were read with the candidates).
+      if (subscribed.has(WebhookEvent.COUPON_REDEEMED)) await writeWebhookMessages(tx, redemptions.map(redeemedMessage));
       // Last before COMMIT, in id order (as claims lock lists): the list rows are locked briefly.
       const perList = new Map<string, number>();
       for (const redemption of redemptions) perList.set(redemption.listId, (perList.get(redemption.listId) ?? 0) + 1);
@@ -191,16 +210,34 @@ export function newRedemption(id: string, assignment: CandidateRow, userId: stri
   });
 }
 
-/** Every entry's candidates in one round trip (a consistent read, no locks). */
-async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<CandidateRow[][]> {
-  const sql = items.map((item) => `(${candidatesSql(item.listId !== null, true)})`).join(' UNION ALL ');
-  const rows: Array<CandidateRow & { k: number | string }> = await tx.query(sql, items.flatMap((item, index) => [index, ...candidateParams(item)]));
-  const byItem: CandidateRow[][] = items.map(() => []);
-  for (const row of rows) byItem[Number(row.k)].push(row);
-  // Newest first per entry, as each part reads them (a UNION need not keep its parts' order).
+/**
+ * Every entry's candidates in one round trip (a consistent read, no locks): as the single path
+ * reads them (its list if named, newest first, at most MAX_CANDIDATES), matched to the entry by
+ * user and code as the columns compare them (utf8mb4_bin); and the subscribed event types.
+ */
+async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<{ candidates: CandidateRow[][]; subscribed: ReadonlySet<WebhookEvent> }> {
+  const users = [...new Set(items.map((item) => item.userId))];
+  const codes = [...new Set(items.map((item) => item.code))];
+  const rows: Array<CandidateRow & { k: 'c' | 's'; user_id: string }> = await tx.query(batchCandidatesSql(users.length, codes.length), [...users, ...codes]);
+  const pair = (userId: string, code: string) => JSON.stringify([binCollationKey(userId), binCollationKey(code)]);
+  const byPair = new Map<string, CandidateRow[]>();
+  const events: string[] = [];
+  for (const row of rows) {
+    if (row.k === 's') {
+      events.push(row.code);
+      continue;
+    }
+    const key = pair(row.user_id, row.code);
+    const same = byPair.get(key);
+    if (same) same.push(row);
+    else byPair.set(key, [row]);
+  }
   const newestFirst = (a: CandidateRow, b: CandidateRow) => b.assigned_at.getTime() - a.assigned_at.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
-  for (const candidates of byItem) if (candidates.length > 1) candidates.sort(newestFirst);
-  return byItem;
+  const candidates = items.map((item) => {
+    const own = (byPair.get(pair(item.userId, item.code)) ?? []).filter((row) => item.listId === null || String(row.list_id) === item.listId);
+    return own.sort(newestFirst).slice(0, MAX_CANDIDATES);
+  });
+  return { candidates, subscribed: subscribedEvents(events) };
 }
 
 /** The entries redeemed in the batch: the plain case only, each (list, code, user) once. */
