@@ -47,6 +47,9 @@ describe('a claim batch aborted between its writes', () => {
     expect(rows).toEqual([{ id: assignment.id, code: assignment.code }]);
     const [list] = await t.app.dataSource.query('SELECT claim_cursor, assigned_codes FROM coupon_lists WHERE id = ?', [listId]);
     expect({ cursor: Number(list.claim_cursor), assigned: Number(list.assigned_codes) }).toEqual({ cursor: 1, assigned: 1 });
+    // Operators see the retry and its cause.
+    const retries = await t.app.metrics.transactionRetries.get();
+    expect(retries.values.find((value) => value.labels.reason === 'connection_lost')?.value).toBeGreaterThanOrEqual(1);
     // The trigger has done its part; the stored assignment is the user's window: claiming again hands it back.
     await t.app.dataSource.query('DROP TRIGGER IF EXISTS claim_move_pause');
     const again = (await claim(t, { campaignId, userId: 'cut-off' })).data.claimCoupon;

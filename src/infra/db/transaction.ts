@@ -38,6 +38,18 @@ interface TransactionDeps {
   dataSource: DataSource;
   eventBus: EventBus;
   logger: Logger;
+  metrics?: { transactionRetries: { inc(labels: { reason: RetryReason }): void } };
+}
+
+type RetryReason = 'deadlock' | 'lock_wait_timeout' | 'node_not_ready' | 'write_conflict' | 'connection_lost' | 'commit_unknown';
+
+function retryReason(error: unknown): RetryReason {
+  if (error instanceof WriteConflictError) return 'write_conflict';
+  const { errno } = driverFields(error);
+  if (errno === 1213) return 'deadlock';
+  if (errno === 1205) return 'lock_wait_timeout';
+  if (errno === 1047) return 'node_not_ready';
+  return 'connection_lost';
 }
 
 const RETRYABLE_ERRNOS = new Set([
@@ -135,11 +147,13 @@ export async function withTransaction<T>(
           return finish(deps, result!, events, hooks);
         }
         deps.logger.warn({ err: error }, 'connection lost during COMMIT; the transaction had not committed and runs again');
+        deps.metrics?.transactionRetries.inc({ reason: 'commit_unknown' });
         await sleep(backoff(attempt));
         continue;
       }
       if ((retryable && attempt < maxRetries) || (lost && Date.now() - started < CONNECTION_RETRY_MS)) {
         deps.logger.debug({ attempt, errno: driverFields(error).errno, code: driverFields(error).code }, 'transaction retried');
+        deps.metrics?.transactionRetries.inc({ reason: retryReason(error) });
         await sleep(backoff(attempt));
         continue;
       }

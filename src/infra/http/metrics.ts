@@ -53,6 +53,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly transactionRetries = new Counter({
+    name: 'db_transaction_retries_total',
+    help: 'Transactions run again, by cause: deadlock (on Galera also a certification failure), lock_wait_timeout, node_not_ready, write_conflict, connection_lost, commit_unknown',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   readonly deliverySends = new Counter({
     name: 'coupon_delivery_sends_total',
     help: 'SMS/push send attempts by channel and outcome (SENT, RETRY, FAILED)',

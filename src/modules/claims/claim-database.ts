@@ -50,7 +50,7 @@ export class ClaimDatabase {
    */
   async transaction<T>(work: (tx: Tx) => Promise<T>, newAssignmentIds?: () => string[]): Promise<T> {
     const dataSource = this.dataSource ?? (await this.opened());
-    return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger }, work, {
+    return withTransaction({ dataSource, eventBus: this.app.eventBus, logger: this.app.logger, metrics: this.app.metrics }, work, {
       committed: newAssignmentIds ? () => this.committed(newAssignmentIds()) : undefined,
       sessionOpensTransactions: true,
     });
