@@ -193,6 +193,8 @@ export async function httpLoad(options: {
   // autocannon's errors include its timeouts.
   errors += result.errors;
   const machineAfter = machineJiffies();
+  // CPU per request counts every answer: successes, refusals and errors.
+  const answered = ok + errors + Object.values(refused).reduce((sum, count) => sum + count, 0);
   return {
     rate: ok / seconds,
     ok,
@@ -206,10 +208,10 @@ export async function httpLoad(options: {
     connectionErrors: result.errors - result.timeouts,
     seconds,
     firstError,
-    serverCpuMicros: options.pid ? (processCpuMicros(options.pid) - cpuBefore) / Math.max(1, ok + errors) : undefined,
-    alsoCpuMicros: options.alsoPid ? (processCpuMicros(options.alsoPid) - alsoBefore) / Math.max(1, ok + errors) : undefined,
-    databaseCpuMicros: options.databasePid ? (processCpuMicros(options.databasePid) - databaseBefore) / Math.max(1, ok + errors) : undefined,
-    clientCpuMicros: (client.user + client.system) / Math.max(1, ok + errors),
+    serverCpuMicros: options.pid ? (processCpuMicros(options.pid) - cpuBefore) / Math.max(1, answered) : undefined,
+    alsoCpuMicros: options.alsoPid ? (processCpuMicros(options.alsoPid) - alsoBefore) / Math.max(1, answered) : undefined,
+    databaseCpuMicros: options.databasePid ? (processCpuMicros(options.databasePid) - databaseBefore) / Math.max(1, answered) : undefined,
+    clientCpuMicros: (client.user + client.system) / Math.max(1, answered),
     machineBusy: (100 * (machineAfter.busy - machineBefore.busy)) / Math.max(1, machineAfter.total - machineBefore.total),
   };
 }
