@@ -122,17 +122,27 @@ export async function withTransaction<T>(
     try {
       const connection = (await runner.connect()) as CallbackQueryable;
       if (!implicit) await runner.startTransaction(options.isolation);
+      // Whether the work sent anything: a session that opens transactions by itself has nothing
+      // to commit when nothing was sent (a claim batch that found its claims taken).
+      let sent = false;
       const tx: Tx = {
-        manager: runner.manager,
+        get manager() {
+          sent = true;
+          return runner.manager;
+        },
         // On the runner's connection, straight through the driver (the statements of a batch are the hot path).
-        query: (sql, params) => callbackQuery(connection, sql, (params ?? []) as unknown[]),
+        query: (sql, params) => {
+          sent = true;
+          return callbackQuery(connection, sql, (params ?? []) as unknown[]);
+        },
         publish: (event) => events.push(event),
         afterCommit: (hook) => hooks.push(hook),
       };
       result = await work(tx);
       committing = true;
-      if (implicit) await runner.query('COMMIT');
-      else await runner.commitTransaction();
+      if (implicit) {
+        if (sent) await runner.query('COMMIT');
+      } else await runner.commitTransaction();
     } catch (error) {
       const lost = isConnectionError(error);
       if (implicit && !lost) await runner.query('ROLLBACK').catch(() => closeConnection(runner));

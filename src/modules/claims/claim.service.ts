@@ -38,6 +38,8 @@ interface CampaignQueue {
   pending: PendingClaim[];
   inFlight: number;
   scheduled: boolean;
+  /** Batches started that are still waiting for a connection (they take their claims once they have one). */
+  untaken: number;
   /** Size of the latest batch started. */
   lastSize: number;
 }
@@ -156,7 +158,7 @@ export class ClaimService {
     const campaignId = pending.claim.campaignId;
     let queue = this.campaigns.get(campaignId);
     if (!queue) {
-      queue = { pending: [], inFlight: 0, scheduled: false, lastSize: 0 };
+      queue = { pending: [], inFlight: 0, scheduled: false, untaken: 0, lastSize: 0 };
       this.campaigns.set(campaignId, queue);
     }
     queue.pending.push(pending);
@@ -225,13 +227,17 @@ export class ClaimService {
       this.shedStale(queue);
       if (!this.mayStart(queue)) return;
       queue.inFlight++;
+      queue.untaken++;
       let batch: PendingClaim[] = [];
       // Taken once the batch's transaction has its connection: claims that arrive while it waits
       // for one (many campaigns at once share the pool) ride along instead of waiting for the next.
       const take = () => {
+        queue.untaken--;
         batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
         this.waiting -= batch.length;
         if (batch.length > 0) queue.lastSize = batch.length;
+        // More than one batch holds: the rest starts its own (it may take a second connection).
+        if (queue.pending.length > 0) this.schedule(campaignId, queue);
         return batch;
       };
       const run = this.runBatch(campaignId, take)
@@ -274,7 +280,9 @@ export class ClaimService {
    * wait they save.
    */
   private mayStart(queue: CampaignQueue): boolean {
-    if (queue.pending.length === 0 || queue.inFlight >= BATCHES_IN_FLIGHT) return false;
+    // A batch still waiting for its connection will take what waits now: a second one would wait
+    // for a connection too and then find nothing left (a transaction, and a connection, for nothing).
+    if (queue.pending.length === 0 || queue.inFlight >= BATCHES_IN_FLIGHT || queue.untaken > 0) return false;
     return queue.inFlight === 0 || queue.pending.length >= queue.lastSize;
   }
 
