@@ -10,6 +10,8 @@ const SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_WEBHOOK_MESSAGES ?? 30_000);
 const RECEIVER_LATENCY_MS = 20;
 const RATE_GOAL_PER_S = 2000;
+/** Claims per second of the fixed-rate loads: what webhooks cost per message, whatever else runs on the machine. */
+const FIXED_RATE = Number(process.env.BENCH_WEBHOOK_FIXED_RATE ?? 400);
 const CLAIMS_KEEP_GOAL = 0.9;
 /** Job workers below interactive requests on the shared host, as in the delivery benchmark (BENCH_WEBHOOK_WORKER_NICE=0: same priority). */
 const WORKER_NICE = Number(process.env.BENCH_WEBHOOK_WORKER_NICE ?? 10);
@@ -66,7 +68,10 @@ async function waitForReceiver(receiver: LatencyGateway, count: number, timeoutM
 /**
  * Webhooks under load, API and job workers in two processes as a deployment runs them:
  * 1. claimCoupon at 64 connections without an endpoint, with a `coupon.assigned` endpoint
- *    (a receiver answering in 20 ms), and without again: claims must keep ≥ 90 %;
+ *    (a receiver answering in 20 ms), and without again: claims must keep ≥ 90 %; between them
+ *    claims at a fixed FIXED_RATE without and with the endpoint, for the CPU (API, worker,
+ *    MariaDB) one message costs until it is delivered, a figure that other load on the machine
+ *    hardly moves;
  * 2. MESSAGES messages through one endpoint answering in 20 ms: ≥ 2,000 per second, every one
  *    delivered, signed (the receiver verifies each with the standardwebhooks library).
  */
@@ -104,13 +109,15 @@ export const scenario = {
       const workerPid = worker.pid;
       const meter = cpuMeter({ api: server.pid, worker: workerPid, database: await databasePid(pool) });
       // Claims under load, with CPU per claim of the API, the worker and MariaDB.
-      const claimLoad = async (prefix: string) => {
+      const claimLoad = async (prefix: string, overallRate?: number) => {
         const measured = meter();
-        const result = await httpLoad({ url: server.url, pid: server.pid, alsoPid: workerPid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, prefix) });
+        const result = await httpLoad({ url: server.url, pid: server.pid, alsoPid: workerPid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, prefix), overallRate });
         return { result, cpu: measured(result.ok + result.errors) };
       };
       const without = await claimLoad('without');
       lines.push(report('claims, no endpoint', figures(without.result, without.cpu.database)));
+      // At a fixed rate the machine is not saturated: CPU per claim with and without an endpoint, the difference is what a message costs.
+      const fixedWithout = await claimLoad('fixed-without', FIXED_RATE);
       const assigned = await createEndpoint(['COUPON_ASSIGNED']);
       const withAndDrain = meter();
       const withHook = await claimLoad('with');
@@ -127,6 +134,22 @@ export const scenario = {
         worker_cpu_us_per_message: Math.round(spent.worker),
         database_cpu_us_per_message: Math.round(spent.database),
         extra_cpu_us_per_message: Math.round(spent.total - without.cpu.total),
+      }));
+      const fixedWithAndDrain = meter();
+      const fixedWith = await claimLoad('fixed-with', FIXED_RATE);
+      const fixedDrained = await waitForReceiver(assigned.receiver, drained.distinct + fixedWith.result.ok, 120_000);
+      const fixedSpent = fixedWithAndDrain(fixedWith.result.ok);
+      const perMessage = (key: 'api' | 'worker' | 'database' | 'total') => Math.round(fixedSpent[key] - fixedWithout.cpu[key]);
+      lines.push(report(`claims at ${FIXED_RATE}/s, CPU per claim without and with the endpoint (until delivered)`, {
+        without_per_s: Math.round(fixedWithout.result.rate),
+        with_per_s: Math.round(fixedWith.result.rate),
+        without_total_cpu_us: Math.round(fixedWithout.cpu.total),
+        with_total_cpu_us: Math.round(fixedSpent.total),
+        delivered: fixedDrained.distinct - drained.distinct,
+        extra_api_us_per_message: perMessage('api'),
+        extra_worker_us_per_message: perMessage('worker'),
+        extra_database_us_per_message: perMessage('database'),
+        extra_cpu_us_per_message: perMessage('total'),
       }));
       await gql('mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: assigned.id });
       const again = await claimLoad('again');
@@ -168,9 +191,14 @@ export const scenario = {
       const goals = {
         'claims_with_webhooks>=0.9': keep >= CLAIMS_KEEP_GOAL,
         [`delivery>=${RATE_GOAL_PER_S}/s`]: rate >= RATE_GOAL_PER_S,
-        all_delivered_once_signed: delivery.distinct === MESSAGES && delivery.malformed === 0 && drained.malformed === 0 && drained.distinct >= withHook.result.ok,
+        all_delivered_once_signed:
+          delivery.distinct === MESSAGES &&
+          delivery.malformed === 0 &&
+          fixedDrained.malformed === 0 &&
+          drained.distinct >= withHook.result.ok &&
+          fixedDrained.distinct >= drained.distinct + fixedWith.result.ok,
         recorded: Number(state.delivered) === MESSAGES,
-        zero_claim_errors: [without, withHook, again].every((r) => r.result.errors === 0),
+        zero_claim_errors: [without, fixedWithout, withHook, fixedWith, again].every((r) => r.result.errors === 0),
       };
       lines.push(report('ratios', { claims_with_vs_without: keep }));
       lines.push(report('goals', goals));

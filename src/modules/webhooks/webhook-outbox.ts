@@ -26,9 +26,9 @@ export class WebhookDeliveriesWritten extends DomainEvent {
   }
 }
 
-/** JSON-friendly data: dates become ISO strings, ids stay strings. */
+/** JSON-friendly data: dates become ISO strings (Date.prototype.toJSON), ids stay strings. */
 function jsonData(data: Record<string, unknown>): string {
-  return JSON.stringify(data, (_key, value: unknown) => (value instanceof Date ? value.toISOString() : value));
+  return JSON.stringify(data);
 }
 
 /**

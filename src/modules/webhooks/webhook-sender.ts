@@ -13,6 +13,8 @@ import { alertMailJobOptions, WEBHOOK_ALERT_MAIL_QUEUE, type AlertMailJobData } 
 interface EndpointRow {
   id: string;
   url: string;
+  /** `url` parsed once per lease. */
+  target: URL;
   secret: string;
   alert_emails: unknown;
   failing_since: Date | null;
@@ -38,6 +40,7 @@ interface DueRow {
 const endpointOf = (row: DueRow): EndpointRow => ({
   id: String(row.endpoint_id),
   url: row.url,
+  target: new URL(row.url),
   secret: row.secret,
   alert_emails: row.alert_emails,
   failing_since: row.failing_since,
@@ -255,7 +258,7 @@ export class WebhookSender {
         'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
         'webhook-signature': this.signer(endpoint.secret).sign(id, at, body),
       };
-      const response = await this.client.post(new URL(endpoint.url), headers, body, this.config.WEBHOOK_TIMEOUT_MS);
+      const response = await this.client.post(endpoint.target, headers, body, this.config.WEBHOOK_TIMEOUT_MS);
       const durationMs = Math.round(performance.now() - started);
       if (response.status >= 200 && response.status < 300) return { ...result, statusCode: response.status, error: null, durationMs };
       const excerpt = response.excerpt.trim().slice(0, 200);
