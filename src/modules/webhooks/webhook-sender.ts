@@ -57,12 +57,12 @@ interface AttemptResult {
 
 const ERROR_CHARS = 500;
 /** Answers recorded together at most this long after the first of them arrived, or sooner once RECORD_BATCH are in. */
-const RECORD_DELAY_MS = 50;
+const RECORD_DELAY_MS = 100;
 const RECORD_BATCH = 256;
 /** While less than half a window is due, leases start at most this often (a message waits at most this long more). */
-const LEASE_EVERY_MS = 50;
+const LEASE_EVERY_MS = 100;
 /** How long a job with nothing due keeps looking (every LEASE_EVERY_MS) before it ends. */
-const LINGER_MS = 250;
+const LINGER_MS = 300;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
