@@ -119,9 +119,9 @@ export class WebhookSender {
    * The job of one endpoint: sends until nothing of it is due, keeping up to
    * WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. A window, not rounds: whenever half of it is
    * free, one lease fills it again, so a slow answer holds only its own slot. Answers are recorded
-   * in bulk, one record at a time, each taking every answer that arrived meanwhile, at most
-   * RECORD_DELAY_MS after the first of them (a delivery stays leased until its answer is
-   * recorded). When nothing is due the job looks again for LINGER_MS before it ends: under a
+   * in bulk, one record at a time, each taking every answer that arrived meanwhile: when the
+   * last request in flight is answered, or at most RECORD_DELAY_MS after the first of them (a
+   * delivery stays leased until its answer is recorded). When nothing is due the job looks again for LINGER_MS before it ends: under a
    * steady stream of messages one job runs the endpoint instead of one per wake-up. Returns how
    * many attempts were made.
    */
@@ -172,7 +172,8 @@ export class WebhookSender {
           attempts++;
           answered.push(result);
           sending.delete(sent);
-          flush(false);
+          // The last answer in flight is recorded at once (with whatever else waits): nothing more is coming soon.
+          flush(sending.size === 0);
         });
         sending.add(sent);
       }
