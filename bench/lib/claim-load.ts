@@ -150,6 +150,8 @@ export async function httpLoad(options: {
   refusals?: readonly string[];
   /** autocannon's per-request timeout in seconds (10 by default). */
   timeoutSeconds?: number;
+  /** Requests per second over all connections (default: as fast as answers come). */
+  overallRate?: number;
 }): Promise<LoadResult> {
   const cpuBefore = options.pid ? processCpuMicros(options.pid) : 0;
   const alsoBefore = options.alsoPid ? processCpuMicros(options.alsoPid) : 0;
@@ -168,6 +170,7 @@ export async function httpLoad(options: {
     connections: options.connections,
     duration: options.seconds,
     timeout: options.timeoutSeconds ?? 10,
+    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${options.key}` },
     requests: [

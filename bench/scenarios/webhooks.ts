@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type mysql from 'mysql2/promise';
 import { startLatencyGateway, type LatencyGateway } from '../lib/latency-gateway.js';
 import { benchPool, claimBody, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
 import { benchGraphQL, dropBenchDatabase, report, startBenchServer, startBenchWorker } from '../lib/server.js';
@@ -8,6 +10,8 @@ const SECONDS = Number(process.env.BENCH_WEBHOOK_SECONDS ?? 10);
 const MESSAGES = Number(process.env.BENCH_WEBHOOK_MESSAGES ?? 30_000);
 const RECEIVER_LATENCY_MS = 20;
 const RATE_GOAL_PER_S = 2000;
+/** Claims per second of the fixed-rate loads: what webhooks cost per message, whatever else runs on the machine. */
+const FIXED_RATE = Number(process.env.BENCH_WEBHOOK_FIXED_RATE ?? 400);
 const CLAIMS_KEEP_GOAL = 0.9;
 /** Job workers below interactive requests on the shared host, as in the delivery benchmark (BENCH_WEBHOOK_WORKER_NICE=0: same priority). */
 const WORKER_NICE = Number(process.env.BENCH_WEBHOOK_WORKER_NICE ?? 10);
@@ -16,13 +20,37 @@ const ENV = { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const figures = (result: LoadResult) => ({
+/** MariaDB's pid when it runs on this machine (its pid file is readable), to count its CPU too. */
+async function databasePid(pool: mysql.Pool): Promise<number | null> {
+  try {
+    const [[row]] = await pool.query<any[]>('SELECT @@pid_file AS file');
+    return Number(readFileSync(String(row.file), 'utf8').trim()) || null;
+  } catch {
+    return null;
+  }
+}
+
+/** CPU time of the API, the worker and MariaDB so far (µs), to divide by claims or messages. */
+function cpuMeter(pids: { api: number; worker: number; database: number | null }) {
+  const read = () => ({ api: processCpuMicros(pids.api), worker: processCpuMicros(pids.worker), database: pids.database ? processCpuMicros(pids.database) : 0 });
+  return () => {
+    const before = read();
+    return (count: number) => {
+      const after = read();
+      const per = (key: 'api' | 'worker' | 'database') => (after[key] - before[key]) / Math.max(1, count);
+      return { api: per('api'), worker: per('worker'), database: per('database'), total: per('api') + per('worker') + per('database') };
+    };
+  };
+}
+
+const figures = (result: LoadResult, database: number) => ({
   per_s: Math.round(result.rate),
   p50_ms: result.p50,
   p99_ms: result.p99,
   errors: result.errors,
   api_cpu_us_per_claim: Math.round(result.serverCpuMicros ?? 0),
   worker_cpu_us_per_claim: Math.round(result.alsoCpuMicros ?? 0),
+  database_cpu_us_per_claim: Math.round(database),
   bench_cpu_us_per_claim: Math.round(result.clientCpuMicros ?? 0),
   machine_busy_pct: Math.round(result.machineBusy ?? 0),
 });
@@ -40,7 +68,10 @@ async function waitForReceiver(receiver: LatencyGateway, count: number, timeoutM
 /**
  * Webhooks under load, API and job workers in two processes as a deployment runs them:
  * 1. claimCoupon at 64 connections without an endpoint, with a `coupon.assigned` endpoint
- *    (a receiver answering in 20 ms), and without again: claims must keep ≥ 90 %;
+ *    (a receiver answering in 20 ms), and without again: claims must keep ≥ 90 %; between them
+ *    claims at a fixed FIXED_RATE without and with the endpoint, for the CPU (API, worker,
+ *    MariaDB) one message costs until it is delivered, a figure that other load on the machine
+ *    hardly moves;
  * 2. MESSAGES messages through one endpoint answering in 20 ms: ≥ 2,000 per second, every one
  *    delivered, signed (the receiver verifies each with the standardwebhooks library).
  */
@@ -75,17 +106,55 @@ export const scenario = {
       const campaignId = await seedCampaign(pool, 'bench webhooks', [listId]);
       await settleDatabase(pool);
       await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: 3, body: claimBody(campaignId, 'warm') });
-      const without = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'without') });
-      lines.push(report('claims, no endpoint', figures(without)));
+      const workerPid = worker.pid;
+      const meter = cpuMeter({ api: server.pid, worker: workerPid, database: await databasePid(pool) });
+      // Claims under load, with CPU per claim of the API, the worker and MariaDB.
+      const claimLoad = async (prefix: string, overallRate?: number) => {
+        const measured = meter();
+        const result = await httpLoad({ url: server.url, pid: server.pid, alsoPid: workerPid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, prefix), overallRate });
+        return { result, cpu: measured(result.ok + result.errors) };
+      };
+      const without = await claimLoad('without');
+      lines.push(report('claims, no endpoint', figures(without.result, without.cpu.database)));
+      // At a fixed rate the machine is not saturated: CPU per claim with and without an endpoint, the difference is what a message costs.
+      const fixedWithout = await claimLoad('fixed-without', FIXED_RATE);
       const assigned = await createEndpoint(['COUPON_ASSIGNED']);
-      const withHook = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'with') });
-      lines.push(report('claims, coupon.assigned endpoint (20 ms)', figures(withHook)));
-      const drained = await waitForReceiver(assigned.receiver, withHook.ok, 120_000);
-      lines.push(report('their messages delivered', { expected_at_least: withHook.ok, distinct: drained.distinct, requests: drained.requests, malformed: drained.malformed, drain_s: drained.seconds }));
+      const withAndDrain = meter();
+      const withHook = await claimLoad('with');
+      lines.push(report('claims, coupon.assigned endpoint (20 ms)', figures(withHook.result, withHook.cpu.database)));
+      const drained = await waitForReceiver(assigned.receiver, withHook.result.ok, 120_000);
+      // The claims' CPU and their messages' until the last was delivered, less what the same claims cost without an endpoint.
+      const spent = withAndDrain(withHook.result.ok);
+      lines.push(report('their messages delivered', {
+        expected_at_least: withHook.result.ok,
+        distinct: drained.distinct,
+        requests: drained.requests,
+        malformed: drained.malformed,
+        drain_s: drained.seconds,
+        worker_cpu_us_per_message: Math.round(spent.worker),
+        database_cpu_us_per_message: Math.round(spent.database),
+        extra_cpu_us_per_message: Math.round(spent.total - without.cpu.total),
+      }));
+      const fixedWithAndDrain = meter();
+      const fixedWith = await claimLoad('fixed-with', FIXED_RATE);
+      const fixedDrained = await waitForReceiver(assigned.receiver, drained.distinct + fixedWith.result.ok, 120_000);
+      const fixedSpent = fixedWithAndDrain(fixedWith.result.ok);
+      const perMessage = (key: 'api' | 'worker' | 'database' | 'total') => Math.round(fixedSpent[key] - fixedWithout.cpu[key]);
+      lines.push(report(`claims at ${FIXED_RATE}/s, CPU per claim without and with the endpoint (until delivered)`, {
+        without_per_s: Math.round(fixedWithout.result.rate),
+        with_per_s: Math.round(fixedWith.result.rate),
+        without_total_cpu_us: Math.round(fixedWithout.cpu.total),
+        with_total_cpu_us: Math.round(fixedSpent.total),
+        delivered: fixedDrained.distinct - drained.distinct,
+        extra_api_us_per_message: perMessage('api'),
+        extra_worker_us_per_message: perMessage('worker'),
+        extra_database_us_per_message: perMessage('database'),
+        extra_cpu_us_per_message: perMessage('total'),
+      }));
       await gql('mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }', { id: assigned.id });
-      const again = await httpLoad({ url: server.url, pid: server.pid, alsoPid: worker.pid, key, connections: CONNECTIONS, seconds: SECONDS, body: claimBody(campaignId, 'again') });
-      lines.push(report('claims, no endpoint again', figures(again)));
-      const keep = withHook.rate / ((without.rate + again.rate) / 2);
+      const again = await claimLoad('again');
+      lines.push(report('claims, no endpoint again', figures(again.result, again.cpu.database)));
+      const keep = withHook.result.rate / ((without.result.rate + again.result.rate) / 2);
 
       // 2. The delivery rate: MESSAGES messages committed at once, sent to one endpoint.
       const rated = await createEndpoint(['LIST_LOW_STOCK']);
@@ -96,10 +165,10 @@ export const scenario = {
            FROM seq_1_to_${MESSAGES}`,
       );
       // Written behind the service's back (no wake-up): the sweep finds them, as it finds rows whose job was lost.
-      const workerCpuBefore = processCpuMicros(worker.pid);
+      const deliveryCpu = meter();
       const benchCpuBefore = process.cpuUsage();
       const delivery = await waitForReceiver(rated.receiver, MESSAGES, 300_000);
-      const workerCpu = (processCpuMicros(worker.pid) - workerCpuBefore) / Math.max(1, delivery.distinct);
+      const deliverySpent = deliveryCpu(delivery.distinct);
       const benchCpu = process.cpuUsage(benchCpuBefore);
       const rate = delivery.distinct / delivery.seconds;
       lines.push(report(`${MESSAGES} messages to one endpoint`, {
@@ -108,7 +177,8 @@ export const scenario = {
         distinct: delivery.distinct,
         requests: delivery.requests,
         malformed: delivery.malformed,
-        worker_cpu_us_per_message: Math.round(workerCpu),
+        worker_cpu_us_per_message: Math.round(deliverySpent.worker),
+        database_cpu_us_per_message: Math.round(deliverySpent.database),
         receiver_cpu_us_per_message: Math.round((benchCpu.user + benchCpu.system) / Math.max(1, delivery.distinct)),
       }));
       // A round is recorded just after its answers arrived: wait a little for the last ones.
@@ -121,9 +191,14 @@ export const scenario = {
       const goals = {
         'claims_with_webhooks>=0.9': keep >= CLAIMS_KEEP_GOAL,
         [`delivery>=${RATE_GOAL_PER_S}/s`]: rate >= RATE_GOAL_PER_S,
-        all_delivered_once_signed: delivery.distinct === MESSAGES && delivery.malformed === 0 && drained.malformed === 0 && drained.distinct >= withHook.ok,
+        all_delivered_once_signed:
+          delivery.distinct === MESSAGES &&
+          delivery.malformed === 0 &&
+          fixedDrained.malformed === 0 &&
+          drained.distinct >= withHook.result.ok &&
+          fixedDrained.distinct >= drained.distinct + fixedWith.result.ok,
         recorded: Number(state.delivered) === MESSAGES,
-        zero_claim_errors: [without, withHook, again].every((r) => r.errors === 0),
+        zero_claim_errors: [without, fixedWithout, withHook, fixedWith, again].every((r) => r.result.errors === 0),
       };
       lines.push(report('ratios', { claims_with_vs_without: keep }));
       lines.push(report('goals', goals));

@@ -284,6 +284,34 @@ describe('webhooks against a real receiver', () => {
     for (const endpoint of [other, disabled, listening]) await deleteEndpoint(endpoint.id);
   });
 
+  it('a claim commits its coupon.assigned message already dispatched, with one delivery per subscribed endpoint', async () => {
+    for (const existing of (await t.gql(`query { webhookEndpoints { id } }`)).data.webhookEndpoints) await deleteEndpoint(existing.id);
+    const listId = await createUniqueList(t, 'Direct', codesNamed('DIRECT', 2));
+    const campaignId = await createCampaign(t, [listId]);
+    const first = await createEndpoint(t, { url: receiver.url('/direct-1'), events: ['COUPON_ASSIGNED'] });
+    const second = await createEndpoint(t, { url: receiver.url('/direct-2'), events: ['COUPON_REDEEMED', 'COUPON_ASSIGNED'] });
+    const other = await createEndpoint(t, { url: receiver.url('/direct-other'), events: ['EXPORT_COMPLETED'] });
+    receiver.route('/direct-1', first.secret);
+    receiver.route('/direct-2', second.secret);
+
+    const assignment = (await claim(t, { campaignId, userId: 'direct-user' })).data.claimCoupon;
+    // Read as soon as the claim answered: the claim's own transaction wrote them (no dispatch round after it).
+    const rows: Array<{ dispatched: number; endpoint_id: string | null }> = await t.app.dataSource.query(
+      `SELECT m.dispatched, d.endpoint_id FROM webhook_messages m LEFT JOIN webhook_deliveries d ON d.message_row_id = m.id
+        WHERE m.event_type = 'COUPON_ASSIGNED' AND JSON_UNQUOTE(JSON_EXTRACT(m.payload, '$.assignmentId')) = ? ORDER BY d.endpoint_id`,
+      [assignment.id],
+    );
+    expect(rows.map((row) => [Number(row.dispatched), String(row.endpoint_id)])).toEqual([[1, first.id], [1, second.id]].sort((a, b) => Number(a[1]) - Number(b[1])));
+
+    await receiver.waitFor(() => receiver.at('/direct-1').length === 1 && receiver.at('/direct-2').length === 1, 'the message at both endpoints');
+    const [one, two] = [receiver.at('/direct-1')[0], receiver.at('/direct-2')[0]];
+    expect(one.payload?.data).toMatchObject({ assignmentId: assignment.id, code: assignment.code, listId, campaignId, userId: 'direct-user' });
+    expect(two.id).toBe(one.id);
+    await waitForDeliveries(t, first.id, 1, (items) => items[0].status === 'DELIVERED' && items[0].attempts === 1);
+    expect(await deliveries(t, other.id)).toEqual([]);
+    for (const endpoint of [first, second, other]) await deleteEndpoint(endpoint.id);
+  });
+
   it('retention deletes messages past WEBHOOK_RETENTION_DAYS whose deliveries are final, with their deliveries and attempts; a PENDING one keeps its message', async () => {
     const { id: endpointId } = await createEndpoint(t, { url: receiver.url('/retention'), events: ['LIST_LOW_STOCK'] });
     const db = t.app.dataSource;

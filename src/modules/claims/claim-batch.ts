@@ -13,8 +13,8 @@ import { finishCampaignsThatCannotServe, finishCampaignWrite } from '../campaign
 import { CouponListKind } from '../lists/coupon-list.entity.js';
 import { CouponListStockChanged } from '../lists/coupon-list.events.js';
 import { listClaimMovesWrite, snapshotOf, type ListClaimMove } from '../lists/list-rows.js';
-import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
-import { SUBSCRIBED_EVENTS_SQL, subscribedEvents } from '../webhooks/webhook-subscriptions.js';
+import { writeWebhookDeliveries } from '../webhooks/webhook-outbox.js';
+import { SUBSCRIBERS_SQL, webhookSubscribers } from '../webhooks/webhook-subscriptions.js';
 import { CouponAssignmentsReused, CouponsAssigned, type NewAssignment } from './claim.events.js';
 import { claimBatchWebhookMessages } from './claim-webhooks.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
@@ -165,13 +165,13 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
         WHERE ${CLAIM_WINDOW_CONDITION}`,
       ...likely.map(() => `(SELECT 'c' AS k, NULL, list_id, code, NULL, NULL, NULL, NULL, seq FROM coupon_codes FORCE INDEX (PRIMARY)
           WHERE list_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`),
-      `SELECT 's', NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBED_EVENTS_SQL}) subscribed`,
+      `SELECT 's', subscribed.endpoint_id, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBERS_SQL}) subscribed`,
     ].join(' UNION ALL '),
     [...claimWindowParams(campaignId, users, windowSeconds), ...likely.flatMap((read) => [read.listId, read.after, read.upto, read.count])],
   );
   const windowRows = readRows.filter((row) => row.k === 'w');
   const likelyCodes = readRows.filter((row) => row.k === 'c');
-  const webhookEvents = subscribedEvents(readRows.filter((row) => row.k === 's').map((row) => row.code));
+  const subscribers = webhookSubscribers(readRows.filter((row) => row.k === 's').map((row) => ({ endpointId: row.id, event: row.code })));
   if (campaignRows.length === 0) {
     return claims.map(() => ({ error: new NotFoundError('Campaign', campaignId) }));
   }
@@ -320,14 +320,15 @@ export async function runClaimBatch(tx: Tx, campaignId: string, claims: ValidCla
     const others = await finishCampaignsThatCannotServe(tx, exhaustedLists, FinishReason.LIST_EXHAUSTED, { except: campaignId, skipLocked: true, webhookMessages: false });
     for (const id of others) finishedCampaigns.push({ id, reason: FinishReason.LIST_EXHAUSTED });
   }
-  // The batch's webhook messages that some endpoint subscribes to: one multi-row insert into the
-  // outbox, inside this transaction (none at all without endpoints).
-  if (webhookEvents.size > 0) {
+  // The batch's webhook messages that some endpoint subscribes to, with their deliveries to those
+  // endpoints: two multi-row inserts inside this transaction (none at all without endpoints).
+  if (subscribers.size > 0) {
     const exhausted = exhaustedLists.map((id) => lists.get(id)!.row);
-    await writeWebhookMessages(
+    await writeWebhookDeliveries(
       tx,
+      subscribers,
       claimBatchWebhookMessages(
-        webhookEvents,
+        subscribers,
         newAssignments,
         exhausted.map((row) => ({ id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes })),
         finishedCampaigns,

@@ -9,7 +9,7 @@ import type { NewAssignment } from './claim.events.js';
  * campaigns it finished), of the event types in `subscribed`.
  */
 export function claimBatchWebhookMessages(
-  subscribed: ReadonlySet<WebhookEvent>,
+  subscribed: { has(event: WebhookEvent): boolean },
   assignments: NewAssignment[],
   exhausted: Array<{ id: string; name: string; totalCodes: number; assignedCodes: number }>,
   finished: Array<{ id: string; reason: FinishReason }>,

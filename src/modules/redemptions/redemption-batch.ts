@@ -6,7 +6,7 @@ import type { Caller } from '../auth/caller.js';
 import { addRedeemedCodes } from '../lists/list-rows.js';
 import { WebhookEvent } from '../webhooks/webhook-event.js';
 import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
-import { SUBSCRIBED_EVENTS_SQL, subscribedEvents } from '../webhooks/webhook-subscriptions.js';
+import { SUBSCRIBERS_SQL, webhookSubscribers } from '../webhooks/webhook-subscriptions.js';
 import { redeemedMessage } from './redemption-webhook.js';
 import { redemptionFromRow, type Redemption } from './redemption.types.js';
 
@@ -60,7 +60,7 @@ const CANDIDATES_SQL = { any: candidatesText(false), one: candidatesText(true) }
  */
 export const batchCandidatesSql = (users: number, codes: number): string =>
   compact(`SELECT 'c' AS k, ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES} WHERE a.user_id IN (${placeholders(users)}) AND a.code IN (${placeholders(codes)})
-           UNION ALL SELECT 's', NULL, NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBED_EVENTS_SQL}) subscribed`);
+           UNION ALL SELECT 's', NULL, NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBERS_SQL}) subscribed`);
 const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
 
 export const candidateParams = (item: { userId: string; code: string; listId: string | null }) =>
@@ -237,7 +237,8 @@ async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<{ candi
     const own = (byPair.get(pair(item.userId, item.code)) ?? []).filter((row) => item.listId === null || String(row.list_id) === item.listId);
     return own.sort(newestFirst).slice(0, MAX_CANDIDATES);
   });
-  return { candidates, subscribed: subscribedEvents(events) };
+  // The event types only: redemptions' messages are fanned out by the dispatcher.
+  return { candidates, subscribed: new Set(webhookSubscribers(events.map((event) => ({ endpointId: null, event }))).keys()) };
 }
 
 /** The entries redeemed in the batch: the plain case only, each (list, code, user) once. */

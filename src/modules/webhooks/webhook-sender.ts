@@ -13,6 +13,8 @@ import { alertMailJobOptions, WEBHOOK_ALERT_MAIL_QUEUE, type AlertMailJobData } 
 interface EndpointRow {
   id: string;
   url: string;
+  /** `url` parsed once per lease. */
+  target: URL;
   secret: string;
   alert_emails: unknown;
   failing_since: Date | null;
@@ -38,6 +40,7 @@ interface DueRow {
 const endpointOf = (row: DueRow): EndpointRow => ({
   id: String(row.endpoint_id),
   url: row.url,
+  target: new URL(row.url),
   secret: row.secret,
   alert_emails: row.alert_emails,
   failing_since: row.failing_since,
@@ -53,14 +56,24 @@ interface AttemptResult {
 }
 
 const ERROR_CHARS = 500;
+/** Answers recorded together at most this long after the first of them arrived, or sooner once RECORD_BATCH are in. */
+const RECORD_DELAY_MS = 100;
+const RECORD_BATCH = 256;
+/** While less than half a window is due, leases start at most this often (a message waits at most this long more). */
+const LEASE_EVERY_MS = 100;
+/** How long a job with nothing due keeps looking (every LEASE_EVERY_MS) before it ends. */
+const LINGER_MS = 300;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
 
 /** The JSON body of a stored message: byte for byte the same on every attempt. */
 export function webhookBody(row: { event_type: WebhookEvent; payload: unknown; occurred_at: Date }): string {
-  const data = typeof row.payload === 'string' ? (JSON.parse(row.payload) as unknown) : row.payload;
-  return JSON.stringify({ type: WEBHOOK_TYPE[row.event_type], timestamp: row.occurred_at.toISOString(), data });
+  const head = `{"type":${JSON.stringify(WEBHOOK_TYPE[row.event_type])},"timestamp":"${row.occurred_at.toISOString()}","data":`;
+  // MariaDB hands the stored JSON text back as it was written (no parse and stringify again); MySQL parses it.
+  return `${head}${typeof row.payload === 'string' ? row.payload : JSON.stringify(row.payload)}}`;
 }
 
 /**
@@ -106,8 +119,11 @@ export class WebhookSender {
    * The job of one endpoint: sends until nothing of it is due, keeping up to
    * WEBHOOK_ENDPOINT_CONCURRENCY requests in flight. A window, not rounds: whenever half of it is
    * free, one lease fills it again, so a slow answer holds only its own slot. Answers are recorded
-   * in bulk, one record at a time, each taking every answer that arrived meanwhile (a delivery
-   * stays leased until its answer is recorded). Returns how many attempts were made.
+   * in bulk, one record at a time, each taking every answer that arrived meanwhile: when the
+   * last request in flight is answered, or at most RECORD_DELAY_MS after the first of them (a
+   * delivery stays leased until its answer is recorded). When nothing is due the job looks again for LINGER_MS before it ends: under a
+   * steady stream of messages one job runs the endpoint instead of one per wake-up. Returns how
+   * many attempts were made.
    */
   async sendDue(endpointId: string): Promise<number> {
     const limit = this.config.WEBHOOK_ENDPOINT_CONCURRENCY;
@@ -115,11 +131,21 @@ export class WebhookSender {
     const sending = new Set<Promise<void>>();
     let answered: AttemptResult[] = [];
     let recording: Promise<void> | null = null;
+    let recordTimer: NodeJS.Timeout | null = null;
     let failure: unknown = null;
     let endpoint: EndpointRow | null = null;
     let attempts = 0;
-    const flush = () => {
+    const flush = (now: boolean) => {
       if (recording || answered.length === 0 || !endpoint) return;
+      if (!now && answered.length < RECORD_BATCH) {
+        recordTimer ??= setTimeout(() => {
+          recordTimer = null;
+          flush(true);
+        }, RECORD_DELAY_MS);
+        return;
+      }
+      if (recordTimer) clearTimeout(recordTimer);
+      recordTimer = null;
       const results = answered;
       answered = [];
       recording = this.record(endpoint, results)
@@ -128,15 +154,17 @@ export class WebhookSender {
         })
         .finally(() => {
           recording = null;
-          flush();
+          flush(false);
         });
     };
+    let idleSince: number | null = null;
     while (!this.closing && failure === null) {
       const room = limit - sending.size;
       if (sending.size > 0 && room < refillAt) {
         await Promise.race(sending);
         continue;
       }
+      const leaseStarted = Date.now();
       const due = await this.lease(endpointId, room);
       if (due.length > 0) endpoint = endpointOf(due[0]);
       for (const row of due) {
@@ -144,19 +172,31 @@ export class WebhookSender {
           attempts++;
           answered.push(result);
           sending.delete(sent);
-          flush();
+          // The last answer in flight is recorded at once (with whatever else waits): nothing more is coming soon.
+          flush(sending.size === 0);
         });
         sending.add(sent);
       }
-      if (sending.size === 0) break;
-      // Less was due than there was room for: let the window empty before asking again.
-      if (due.length < room) await Promise.all([...sending]);
+      if (sending.size === 0) {
+        idleSince ??= leaseStarted;
+        if (Date.now() - idleSince >= LINGER_MS) break;
+        await sleep(LEASE_EVERY_MS);
+        continue;
+      }
+      idleSince = null;
+      if (due.length < room) {
+        // Less was due than there was room for: let the window empty before asking again, and
+        // after a small lease gather what comes meanwhile rather than lease a handful at a time.
+        await Promise.all([...sending]);
+        if (due.length < refillAt) await sleep(leaseStarted + LEASE_EVERY_MS - Date.now());
+      }
     }
     await Promise.all([...sending]);
     while (recording || (answered.length > 0 && failure === null)) {
-      flush();
+      flush(true);
       await recording;
     }
+    if (recordTimer) clearTimeout(recordTimer);
     if (failure !== null) throw failure;
     return attempts;
   }
@@ -219,7 +259,7 @@ export class WebhookSender {
         'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
         'webhook-signature': this.signer(endpoint.secret).sign(id, at, body),
       };
-      const response = await this.client.post(new URL(endpoint.url), headers, body, this.config.WEBHOOK_TIMEOUT_MS);
+      const response = await this.client.post(endpoint.target, headers, body, this.config.WEBHOOK_TIMEOUT_MS);
       const durationMs = Math.round(performance.now() - started);
       if (response.status >= 200 && response.status < 300) return { ...result, statusCode: response.status, error: null, durationMs };
       const excerpt = response.excerpt.trim().slice(0, 200);
@@ -231,45 +271,63 @@ export class WebhookSender {
     }
   }
 
-  /** Records a round of attempts: one insert of attempts, one upsert of deliveries, the endpoint's health. */
+  /**
+   * Records a round of attempts in one transaction: one insert of the attempts, one update per
+   * kind of success (usually one: every answer a 200 on the first attempt), one upsert of the
+   * failures with their retry times.
+   */
   private async record(endpoint: EndpointRow, results: AttemptResult[]): Promise<void> {
     const now = new Date();
+    const successes = new Map<string, { statusCode: number | null; attempt: number; ids: string[] }>();
+    const failures: unknown[][] = [];
+    for (const r of results) {
+      if (r.error === null) {
+        const key = `${r.statusCode}/${r.attempt}`;
+        const group = successes.get(key) ?? { statusCode: r.statusCode, attempt: r.attempt, ids: [] };
+        group.ids.push(r.row.id);
+        successes.set(key, group);
+        continue;
+      }
+      const delay = this.retryDelayMs(r.attempt);
+      const error = delay === null ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
+      failures.push([
+        r.row.id,
+        r.row.endpoint_id,
+        r.row.message_row_id,
+        r.row.created_at,
+        delay === null ? 'FAILED' : 'PENDING',
+        r.attempt,
+        r.statusCode,
+        error,
+        delay === null ? null : new Date(now.getTime() + delay),
+      ]);
+    }
     await this.app.transaction(async (tx) => {
       await tx.query('INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms, at) VALUES ?', [
         results.map((r) => [r.row.id, r.attempt, r.statusCode, r.error, r.durationMs, r.at]),
       ]);
-      const rows = results.map((r) => {
-        const delivered = r.error === null;
-        const delay = delivered ? null : this.retryDelayMs(r.attempt);
-        const status = delivered ? 'DELIVERED' : delay === null ? 'FAILED' : 'PENDING';
-        const error = status === 'FAILED' ? `gave up after ${r.attempt} attempts: ${r.error}`.slice(0, ERROR_CHARS) : r.error;
-        return [
-          r.row.id,
-          r.row.endpoint_id,
-          r.row.message_row_id,
-          r.row.created_at,
-          status,
-          r.attempt,
-          r.statusCode,
-          error,
-          delay === null ? null : new Date(now.getTime() + delay),
-          delivered ? now : null,
-        ];
-      });
       // Only rows still PENDING change: a delivery redelivered or dropped meanwhile keeps what was decided there.
+      for (const group of successes.values()) {
+        await tx.query(
+          `UPDATE webhook_deliveries SET status = 'DELIVERED', attempts = ?, last_status_code = ?, last_error = NULL, next_attempt_at = NULL, delivered_at = ?
+            WHERE id IN (?) AND status = 'PENDING'`,
+          [group.attempt, group.statusCode, now, group.ids],
+        );
+      }
+      if (failures.length === 0) return;
       await tx.query(
-        `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at, delivered_at)
+        `INSERT INTO webhook_deliveries (id, endpoint_id, message_row_id, created_at, status, attempts, last_status_code, last_error, next_attempt_at)
          VALUES ? ON DUPLICATE KEY UPDATE
            attempts = IF(status = 'PENDING', VALUES(attempts), attempts),
            last_status_code = IF(status = 'PENDING', VALUES(last_status_code), last_status_code),
            last_error = IF(status = 'PENDING', VALUES(last_error), last_error),
            next_attempt_at = IF(status = 'PENDING', VALUES(next_attempt_at), next_attempt_at),
-           delivered_at = IF(status = 'PENDING', VALUES(delivered_at), delivered_at),
+           delivered_at = IF(status = 'PENDING', NULL, delivered_at),
            status = IF(status = 'PENDING', VALUES(status), status)`,
-        [rows],
+        [failures],
       );
     });
-    await this.updateHealth(endpoint, results.some((r) => r.error === null), results.find((r) => r.error !== null)?.error ?? null);
+    await this.updateHealth(endpoint, successes.size > 0, results.find((r) => r.error !== null)?.error ?? null);
   }
 
   /**

@@ -3,7 +3,7 @@ import type { AppModule } from '../app-module.js';
 import { WebhookDispatcher } from './webhook-dispatcher.js';
 import { startWebhookWorkers } from './webhook-jobs.js';
 import { WebhookKicks } from './webhook-kicks.js';
-import { WebhookMessagesWritten } from './webhook-outbox.js';
+import { WebhookDeliveriesWritten, WebhookMessagesWritten } from './webhook-outbox.js';
 import { WebhookRetention } from './webhook-retention.js';
 import { WebhookSender } from './webhook-sender.js';
 
@@ -13,6 +13,11 @@ export const webhooksModule: AppModule = {
   onInit(app) {
     // In whichever process committed the messages: wake the dispatcher (the sweep covers a lost wake-up).
     app.eventBus.on(WebhookMessagesWritten, () => app.get(WebhookKicks).dispatch());
+    // Deliveries written with their messages (claims): wake those endpoints' senders directly.
+    app.eventBus.on(WebhookDeliveriesWritten, async (event) => {
+      const kicks = app.get(WebhookKicks);
+      await Promise.all(event.endpointIds.map((id) => kicks.endpoint(id)));
+    });
   },
   startWorkers: (app) =>
     startWebhookWorkers(app, {
