@@ -81,7 +81,9 @@ export const scenario = {
       const [plan] = await pool.query<any[]>(`EXPLAIN ${CodeLookupService.UNIQUE_CODES_SQL(1)}`, [`${prefix}1`]);
       const codesPlan = (plan as Array<{ table: string; type: string; key: string; rows: number }>).find((row) => row.table === 'c')!;
       lines.push(report('lookup plan (coupon_codes)', { type: codesPlan.type, key: codesPlan.key, rows: Number(codesPlan.rows) }));
-      await settleDatabase(pool);
+      const settleStarted = performance.now();
+      const { dirtyPages } = await settleDatabase(pool, 180);
+      lines.push(report('settled', { seconds: Math.round((performance.now() - settleStarted) / 1000), dirty_pages_left: dirtyPages }));
 
       const lookupBody = () => JSON.stringify({ query: LOOKUP, variables: { code: `${prefix}${1 + Math.floor(Math.random() * CODES)}` } });
       await httpLoad({ url: server.url, pid: server.pid, key: viewer, connections: LOOKUP_CONNECTIONS, seconds: 2, body: lookupBody });
