@@ -59,10 +59,14 @@ async function expectExactImport(t: TestApp, listId: string, id: string, expecte
   expect(Number(chunks)).toBe(0);
 }
 
-/** Waits until the import has committed at least `lines` lines. */
+/** Waits until the import has committed at least `lines` lines (a read that fails, as one may while a cluster switches hosts, is read again). */
 async function importedAtLeast(t: TestApp, id: string, lines: number): Promise<any> {
   for (;;) {
-    const current = await readUpload(t, id);
+    const current = await readUpload(t, id).catch(() => undefined);
+    if (current === undefined) {
+      await sleep(20);
+      continue;
+    }
     if (current.status !== 'QUEUED' && current.status !== 'PROCESSING') throw new Error(`upload ended too early: ${JSON.stringify(current)}`);
     if (current.linesRead >= lines) return current;
     await sleep(20);

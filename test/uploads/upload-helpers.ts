@@ -23,7 +23,8 @@ export function upload(
 
 export async function readUpload(t: TestApp, id: string): Promise<any> {
   const response = await t.gql(`query($id: ID!) { codeUpload(id: $id) { ${CODE_UPLOAD_FIELDS} } }`, { id });
-  if (!response.data) throw new Error(JSON.stringify(response.errors));
+  // A field error (a database host switching under the read) is an error, not "no such upload".
+  if (!response.data || response.errors) throw new Error(JSON.stringify(response.errors));
   return response.data.codeUpload;
 }
 
