@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
-import type mysql from 'mysql2/promise';
 import { startLatencyGateway, type LatencyGateway } from '../lib/latency-gateway.js';
-import { benchPool, claimBody, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
+import { parseDatabaseUrl } from '../../src/config/database-url.js';
+import { benchPool, claimBody, databaseServerPid, httpLoad, processCpuMicros, seedCampaign, seedUniqueList, settleDatabase, type LoadResult } from '../lib/claim-load.js';
 import { benchGraphQL, dropBenchDatabase, report, startBenchServer, startBenchWorker } from '../lib/server.js';
 
 const CONNECTIONS = 64;
@@ -19,16 +18,6 @@ const WORKER_NICE = Number(process.env.BENCH_WEBHOOK_WORKER_NICE ?? 10);
 const ENV = { WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** MariaDB's pid when it runs on this machine (its pid file is readable), to count its CPU too. */
-async function databasePid(pool: mysql.Pool): Promise<number | null> {
-  try {
-    const [[row]] = await pool.query<any[]>('SELECT @@pid_file AS file');
-    return Number(readFileSync(String(row.file), 'utf8').trim()) || null;
-  } catch {
-    return null;
-  }
-}
 
 /** CPU time of the API, the worker and MariaDB so far (µs), to divide by claims or messages. */
 function cpuMeter(pids: { api: number; worker: number; database: number | null }) {
@@ -107,7 +96,8 @@ export const scenario = {
       await settleDatabase(pool);
       await httpLoad({ url: server.url, key, connections: CONNECTIONS, seconds: 3, body: claimBody(campaignId, 'warm') });
       const workerPid = worker.pid;
-      const meter = cpuMeter({ api: server.pid, worker: workerPid, database: await databasePid(pool) });
+      const { host, port } = parseDatabaseUrl(server.databaseUrl);
+      const meter = cpuMeter({ api: server.pid, worker: workerPid, database: await databaseServerPid(host, port) });
       // Claims under load, with CPU per claim of the API, the worker and MariaDB.
       const claimLoad = async (prefix: string, overallRate?: number) => {
         const measured = meter();
