@@ -2,12 +2,13 @@ import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
 import { CodeLookupService } from '../../src/modules/redemptions/code-lookup.service';
 import { RedemptionService } from '../../src/modules/redemptions/redemption.service';
 import { batchCandidatesSql } from '../../src/modules/redemptions/redemption-batch';
+import { WebhookDeliveriesWritten } from '../../src/modules/webhooks/webhook-outbox';
 import { download, exportList } from '../exports/fixtures';
 import { parseCsvStrict } from '../exports/rfc4180';
 import { createEndpoint } from '../webhooks/webhook-fixtures';
 import { errorCode } from '../helpers/graphql-client';
 import { startTestApp, type TestApp } from '../helpers/test-app';
-import { claim, codesNamed, createCampaign, createList, createUniqueList } from '../helpers/fixtures';
+import { claim, codesNamed, createCampaign, createList, createUniqueList, recordEvents } from '../helpers/fixtures';
 
 const REDEMPTION_FIELDS = 'id assignmentId code userId orderId redeemedAt undoneAt';
 const REDEEM = `mutation($input: RedeemCouponInput!) { redeemCoupon(input: $input) { ${REDEMPTION_FIELDS} } }`;
@@ -154,6 +155,7 @@ describe('code lookup and redemption', () => {
     const endpoint = await createEndpoint(t, { url: 'http://127.0.0.1:9/redeemed', events: ['COUPON_REDEEMED'] });
     const scopedElsewhere = { keyId: 'k2', role: ApiKeyRole.CLIENT, campaignIds: ['999999'] };
     const shop = { keyId: 'k3', role: ApiKeyRole.CLIENT, campaignIds: [campaignId] };
+    const recorder = recordEvents(t.app, [WebhookDeliveriesWritten]);
     // Started in one turn of the event loop: they share batches. Code 0 twice with one orderId, code 1 twice with two.
     // Code 5 with a trailing space: the column compares it equal (PAD SPACE), in a batch as alone.
     const results = await Promise.allSettled([
@@ -177,6 +179,15 @@ describe('code lookup and redemption', () => {
       [listId],
     );
     expect(messages.map((row) => row.redemption_id).sort()).toEqual(users.map((_, i) => value(i).id).sort());
+    // Written with their deliveries to the endpoint read with the candidates: nothing left for the dispatcher.
+    recorder.stop();
+    expect(recorder.of(WebhookDeliveriesWritten).flatMap((event) => event.endpointIds)).toContain(String(endpoint.id));
+    const deliveries: Array<{ dispatched: number; deliveries: number }> = await t.app.dataSource.query(
+      `SELECT m.dispatched, (SELECT COUNT(*) FROM webhook_deliveries d WHERE d.message_row_id = m.id AND d.endpoint_id = ?) AS deliveries
+         FROM webhook_messages m WHERE m.event_type = 'COUPON_REDEEMED' AND JSON_UNQUOTE(JSON_EXTRACT(m.payload, '$.listId')) = ?`,
+      [endpoint.id, listId],
+    );
+    expect(deliveries.map((row) => ({ dispatched: Number(row.dispatched), deliveries: Number(row.deliveries) }))).toEqual(users.map(() => ({ dispatched: 1, deliveries: 1 })));
 
     // With no endpoint subscribed, a batch writes no message nobody would get.
     expect((await t.gql(`mutation($id: ID!) { deleteWebhookEndpoint(id: $id) }`, { id: endpoint.id })).data.deleteWebhookEndpoint).toBe(true);

@@ -4,9 +4,8 @@ import { WriteConflictError, type Tx } from '../../infra/db/transaction.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import type { Caller } from '../auth/caller.js';
 import { addRedeemedCodes } from '../lists/list-rows.js';
-import { WebhookEvent } from '../webhooks/webhook-event.js';
-import { writeWebhookMessages } from '../webhooks/webhook-outbox.js';
-import { SUBSCRIBERS_SQL, webhookSubscribers } from '../webhooks/webhook-subscriptions.js';
+import { writeWebhookDeliveries } from '../webhooks/webhook-outbox.js';
+import { SUBSCRIBERS_SQL, webhookSubscribers, type WebhookSubscribers } from '../webhooks/webhook-subscriptions.js';
 import { redeemedMessage } from './redemption-webhook.js';
 import { redemptionFromRow, type Redemption } from './redemption.types.js';
 
@@ -55,12 +54,12 @@ const CANDIDATES_SQL = { any: candidatesText(false), one: candidatesText(true) }
 /**
  * A batch's candidates in one statement: the assignments of its users (KEY (user_id,
  * assigned_at)) holding one of its codes (rows `c`; each entry takes its own user's rows of its
- * code), and the event types an enabled webhook endpoint subscribes to (rows `s`, the event in
- * `code`), read in the same consistent read.
+ * code), and the enabled webhook endpoints with the event types they subscribe to (rows `s`:
+ * the endpoint in `id`, the event in `code`), read in the same consistent read.
  */
 export const batchCandidatesSql = (users: number, codes: number): string =>
   compact(`SELECT 'c' AS k, ${CANDIDATE_COLUMNS} FROM ${CANDIDATE_TABLES} WHERE a.user_id IN (${placeholders(users)}) AND a.code IN (${placeholders(codes)})
-           UNION ALL SELECT 's', NULL, NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBERS_SQL}) subscribed`);
+           UNION ALL SELECT 's', subscribed.endpoint_id, NULL, NULL, subscribed.event, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM (${SUBSCRIBERS_SQL}) subscribed`);
 const placeholders = (count: number) => Array.from({ length: count }, () => '?').join(', ');
 
 export const candidateParams = (item: { userId: string; code: string; listId: string | null }) =>
@@ -93,9 +92,9 @@ class BatchRaced extends Error {}
 
 /**
  * Redemptions arriving together share one transaction: a read of every entry's candidates (and
- * of the subscribed webhook events), one multi-row insert held by UNIQUE (list_id, code, user_id,
- * live), one read of the new ids, one outbox insert (when an endpoint subscribes to
- * coupon.redeemed) and the list counters, whatever the batch's size.
+ * of the webhook subscribers), one multi-row insert held by UNIQUE (list_id, code, user_id,
+ * live), one read of the new ids, the outbox messages with their deliveries (when an endpoint
+ * subscribes to coupon.redeemed) and the list counters, whatever the batch's size.
  *
  * Only the plain case is decided here (the user's code of one list, not redeemed, not expired,
  * allowed to the caller, not twice in the batch). Anything else is answered `null`: the caller
@@ -155,7 +154,7 @@ export class RedemptionBatcher {
   private run(batch: Pending[]): Promise<Array<Redemption | null>> {
     const items = batch.map((pending) => pending.item);
     return this.app.transaction(async (tx) => {
-      const { candidates, subscribed } = await readCandidates(tx, items);
+      const { candidates, subscribers } = await readCandidates(tx, items);
       const outcomes: Array<Redemption | null> = items.map(() => null);
       const planned = plan(items, candidates);
       if (planned.length === 0) return outcomes;
@@ -184,8 +183,8 @@ export class RedemptionBatcher {
         outcomes[index] = redemption;
         return redemption;
       });
-      // Messages nobody would get are not written (the subscriptions were read with the candidates).
-      if (subscribed.has(WebhookEvent.COUPON_REDEEMED)) await writeWebhookMessages(tx, redemptions.map(redeemedMessage));
+      // With their deliveries to the endpoints read with the candidates (as claims do); nothing without a subscriber.
+      await writeWebhookDeliveries(tx, subscribers, redemptions.map(redeemedMessage));
       // Last before COMMIT, in id order (as claims lock lists): the list rows are locked briefly.
       const perList = new Map<string, number>();
       for (const redemption of redemptions) perList.set(redemption.listId, (perList.get(redemption.listId) ?? 0) + 1);
@@ -213,18 +212,18 @@ export function newRedemption(id: string, assignment: CandidateRow, userId: stri
 /**
  * Every entry's candidates in one round trip (a consistent read, no locks): as the single path
  * reads them (its list if named, newest first, at most MAX_CANDIDATES), matched to the entry by
- * user and code as the columns compare them (utf8mb4_bin); and the subscribed event types.
+ * user and code as the columns compare them (utf8mb4_bin); and the webhook subscribers.
  */
-async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<{ candidates: CandidateRow[][]; subscribed: ReadonlySet<WebhookEvent> }> {
+async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<{ candidates: CandidateRow[][]; subscribers: WebhookSubscribers }> {
   const users = [...new Set(items.map((item) => item.userId))];
   const codes = [...new Set(items.map((item) => item.code))];
   const rows: Array<CandidateRow & { k: 'c' | 's'; user_id: string }> = await tx.query(batchCandidatesSql(users.length, codes.length), [...users, ...codes]);
   const pair = (userId: string, code: string) => JSON.stringify([binCollationKey(userId), binCollationKey(code)]);
   const byPair = new Map<string, CandidateRow[]>();
-  const events: string[] = [];
+  const subscriptions: Array<{ endpointId: string; event: string }> = [];
   for (const row of rows) {
     if (row.k === 's') {
-      events.push(row.code);
+      subscriptions.push({ endpointId: row.id, event: row.code });
       continue;
     }
     const key = pair(row.user_id, row.code);
@@ -237,8 +236,7 @@ async function readCandidates(tx: Tx, items: ValidRedemption[]): Promise<{ candi
     const own = (byPair.get(pair(item.userId, item.code)) ?? []).filter((row) => item.listId === null || String(row.list_id) === item.listId);
     return own.sort(newestFirst).slice(0, MAX_CANDIDATES);
   });
-  // The event types only: redemptions' messages are fanned out by the dispatcher.
-  return { candidates, subscribed: new Set(webhookSubscribers(events.map((event) => ({ endpointId: null, event }))).keys()) };
+  return { candidates, subscribers: webhookSubscribers(subscriptions) };
 }
 
 /** The entries redeemed in the batch: the plain case only, each (list, code, user) once. */

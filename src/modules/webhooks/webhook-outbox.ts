@@ -26,9 +26,10 @@ export class WebhookDeliveriesWritten extends DomainEvent {
   }
 }
 
-/** JSON-friendly data: dates become ISO strings (Date.prototype.toJSON), ids stay strings. */
-function jsonData(data: Record<string, unknown>): string {
-  return JSON.stringify(data);
+/** Rows of webhook_messages (message_id, event_type, payload, occurred_at): dates in `data` become ISO strings (Date.prototype.toJSON). */
+function messageRows(messages: WebhookMessage[]): unknown[][] {
+  const now = new Date();
+  return messages.map((message) => [uuidv7(), message.event, JSON.stringify(message.data), message.at ?? now]);
 }
 
 /**
@@ -38,10 +39,7 @@ function jsonData(data: Record<string, unknown>): string {
  */
 export async function writeWebhookMessages(tx: Tx, messages: WebhookMessage[]): Promise<void> {
   if (messages.length === 0) return;
-  const now = new Date();
-  await tx.query('INSERT INTO webhook_messages (message_id, event_type, payload, occurred_at) VALUES ?', [
-    messages.map((message) => [uuidv7(), message.event, jsonData(message.data), message.at ?? now]),
-  ]);
+  await tx.query('INSERT INTO webhook_messages (message_id, event_type, payload, occurred_at) VALUES ?', [messageRows(messages)]);
   tx.publish(new WebhookMessagesWritten(messages.length));
 }
 
@@ -56,7 +54,7 @@ export async function writeWebhookDeliveries(tx: Tx, subscribers: WebhookSubscri
   const wanted = messages.filter((message) => (subscribers.get(message.event)?.length ?? 0) > 0);
   if (wanted.length === 0) return;
   const now = new Date();
-  const rows = wanted.map((message) => [uuidv7(), message.event, jsonData(message.data), message.at ?? now, 1]);
+  const rows = messageRows(wanted).map((row) => [...row, 1]);
   await tx.query('INSERT INTO webhook_messages (message_id, event_type, payload, occurred_at, dispatched) VALUES ?', [rows]);
   const events = new Set(wanted.map((message) => message.event));
   const pairs = [...subscribers].filter(([event]) => events.has(event)).flatMap(([event, ids]) => ids.map((id) => [id, event]));
