@@ -1,4 +1,4 @@
-import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
+import { GraphQLError, responsePathAsArray, type GraphQLResolveInfo } from 'graphql';
 import { DomainError } from '../../common/errors.js';
 
 /**
@@ -9,17 +9,12 @@ import { DomainError } from '../../common/errors.js';
  */
 export function locatedDomainError(error: unknown, info: GraphQLResolveInfo): unknown {
   if (!(error instanceof DomainError)) return error;
+  // As DomainError's constructor does (which must call super() itself).
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {
-    return new GraphQLError(error.message, { nodes: info.fieldNodes, path: pathOf(info.path), originalError: error });
+    return new GraphQLError(error.message, { nodes: info.fieldNodes, path: responsePathAsArray(info.path), originalError: error });
   } finally {
     Error.stackTraceLimit = limit;
   }
-}
-
-function pathOf(path: GraphQLResolveInfo['path'] | undefined): Array<string | number> {
-  const keys: Array<string | number> = [];
-  for (let at = path; at; at = at.prev) keys.unshift(at.key);
-  return keys;
 }
