@@ -7,7 +7,8 @@ import { CouponListKind } from '../../src/modules/lists/coupon-list.entity';
 const CAMPAIGN = '7';
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 
-function list(id: string, position: number, available: number, options: { expired?: boolean; kind?: CouponListKind } = {}): ListState {
+/** A list at `position` in the campaign. */
+function list(id: string, position: number, available: number, options: { expired?: boolean; kind?: CouponListKind } = {}): ListState & { position: number } {
   return {
     row: {
       id,
@@ -26,6 +27,8 @@ function list(id: string, position: number, available: number, options: { expire
     expired: options.expired ?? false,
     available,
     codes: [],
+    read: { cursor: '0', assigned: 0 },
+    taken: 0,
   };
 }
 
@@ -35,7 +38,7 @@ function campaign(status = CampaignStatus.ACTIVE, reason: FinishReason | null = 
 
 const claimOf = (userId: string, listId: string | null = null): ValidClaim => ({ campaignId: CAMPAIGN, userId, externalId: null, listId });
 
-function run(claims: ValidClaim[], lists: ListState[], options: { campaign?: CampaignRow; windows?: WindowRow[] } = {}): Plan[] {
+function run(claims: ValidClaim[], lists: Array<ListState & { position: number }>, options: { campaign?: CampaignRow; windows?: WindowRow[] } = {}): Plan[] {
   const byId = new Map(lists.map((state) => [state.row.id, state]));
   const byPosition = [...lists].sort((a, b) => a.position - b.position);
   const windows = new Map((options.windows ?? []).map((window) => [window.user_id, window]));

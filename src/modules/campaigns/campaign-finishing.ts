@@ -30,8 +30,8 @@ export function finishCampaignWrite(tx: Tx, campaignId: string, reason: FinishRe
 }
 
 export interface FinishOptions {
-  /** A campaign not to look at (the claim batch's own, which it finishes itself). */
-  except?: string;
+  /** Campaigns not to look at (the claim batch's own, which it finishes itself). */
+  except?: string[];
   /**
    * The claim path: campaigns whose row another transaction holds are skipped (SKIP LOCKED),
    * since that transaction is claiming from it (and sees the list after this commit) or finishing
@@ -67,29 +67,29 @@ export async function finishCampaignsThatCannotServe(tx: Tx, listIds: string[], 
 }
 
 /** Waits for and locks the campaigns that cannot serve, in id order, in one statement. */
-async function lockThatCannotServe(tx: Tx, listIds: string[], except: string | undefined): Promise<string[]> {
+async function lockThatCannotServe(tx: Tx, listIds: string[], except: string[] | undefined): Promise<string[]> {
   const rows: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
-      WHERE c.status = 'ACTIVE'${except === undefined ? '' : ' AND c.id <> ?'}
+      WHERE c.status = 'ACTIVE'${except === undefined || except.length === 0 ? '' : ' AND c.id NOT IN (?)'}
         AND c.id IN (SELECT campaign_id FROM campaign_lists WHERE list_id IN (?))
         AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
                          WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})
       ORDER BY c.id
       FOR UPDATE`,
-    except === undefined ? [listIds] : [except, listIds],
+    except === undefined || except.length === 0 ? [listIds] : [except, listIds],
   );
   return rows.map((row) => String(row.id));
 }
 
 /** Locks the campaigns of `listIds` no one else holds, then reads without locks which of them cannot serve. */
-async function lockSkippingThenCheck(tx: Tx, listIds: string[], except: string | undefined): Promise<string[]> {
+async function lockSkippingThenCheck(tx: Tx, listIds: string[], except: string[] | undefined): Promise<string[]> {
   const locked: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
-      WHERE c.status = 'ACTIVE'${except === undefined ? '' : ' AND c.id <> ?'}
+      WHERE c.status = 'ACTIVE'${except === undefined || except.length === 0 ? '' : ' AND c.id NOT IN (?)'}
         AND c.id IN (SELECT cl.campaign_id FROM campaign_lists cl WHERE cl.list_id IN (?))
       ORDER BY c.id
       FOR UPDATE SKIP LOCKED`,
-    except === undefined ? [listIds] : [except, listIds],
+    except === undefined || except.length === 0 ? [listIds] : [except, listIds],
   );
   if (locked.length === 0) return [];
   const finished: Array<{ id: string }> = await tx.query(

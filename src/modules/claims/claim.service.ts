@@ -22,8 +22,24 @@ export interface ClaimRequest {
 /** User and external ids are stored as VARCHAR(191) (the longest that a utf8mb4 index key allows). */
 export const MAX_USER_ID_LENGTH = 191;
 
-/** Claims of one campaign taken together into one transaction at most. */
+/** Claims taken together into one transaction at most. */
 export const MAX_CLAIM_BATCH = 256;
+
+/**
+ * Claim transactions running at once in this process (unless some are slow, see
+ * SLOW_TRANSACTION_MS). Few transactions holding many claims each cost far less per claim than
+ * many small ones, and two keep both the database and this process busy.
+ */
+export const MAX_CLAIM_TRANSACTIONS = 2;
+
+/**
+ * A claim transaction running longer than this is most likely waiting for a lock held elsewhere
+ * (another process's batch, an admin's edit): it no longer holds back the claims of other campaigns.
+ */
+export const SLOW_TRANSACTION_MS = 100;
+
+/** Campaigns whose claims share one transaction at most. */
+export const MAX_CAMPAIGNS_PER_BATCH = 64;
 
 /**
  * Batches of one campaign running at once in this process: one holds the campaign row lock,
@@ -36,12 +52,17 @@ export const OVERLOAD_RETRY_MS = 1000;
 
 interface CampaignQueue {
   pending: PendingClaim[];
+  /** Transactions holding claims of this campaign that have not ended. */
   inFlight: number;
-  scheduled: boolean;
-  /** Batches started that are still waiting for a connection (they take their claims once they have one). */
-  untaken: number;
-  /** Size of the latest batch started. */
+  /** Claims of the campaign in the latest transaction that took some. */
   lastSize: number;
+}
+
+/** The claims of one campaign a transaction took. */
+interface TakenClaims {
+  campaignId: string;
+  queue: CampaignQueue;
+  claims: PendingClaim[];
 }
 
 interface PendingClaim {
@@ -88,6 +109,14 @@ function checkRowId(field: string, value: unknown, required: boolean): string | 
  */
 export class ClaimService {
   private readonly campaigns = new Map<string, CampaignQueue>();
+  /** Campaigns whose waiting claims may go into the next transaction, in the order they became ready. */
+  private readonly ready = new Set<string>();
+  /** Transactions started that wait for their connection (at most one: see startSoon). */
+  private starting = 0;
+  /** When each claim transaction running in this process started. */
+  private readonly transactions = new Set<{ started: number }>();
+  private slowCheck: NodeJS.Timeout | null = null;
+  private startScheduled = false;
   /** Claims of campaigns known to be finished, waiting for their (transaction-free) refusal. */
   private readonly refusals = new Map<string, PendingClaim[]>();
   private readonly running = new Set<Promise<void>>();
@@ -158,12 +187,12 @@ export class ClaimService {
     const campaignId = pending.claim.campaignId;
     let queue = this.campaigns.get(campaignId);
     if (!queue) {
-      queue = { pending: [], inFlight: 0, scheduled: false, untaken: 0, lastSize: 0 };
+      queue = { pending: [], inFlight: 0, lastSize: 0 };
       this.campaigns.set(campaignId, queue);
     }
     queue.pending.push(pending);
     this.waiting++;
-    this.schedule(campaignId, queue);
+    this.markReady(campaignId, queue);
   }
 
   /**
@@ -209,51 +238,115 @@ export class ClaimService {
 
   /** Resolves once every claim received so far has been answered (used at shutdown). */
   async drained(): Promise<void> {
-    while (this.running.size > 0 || this.refusals.size > 0 || [...this.campaigns.values()].some((queue) => queue.scheduled)) {
+    while (this.running.size > 0 || this.refusals.size > 0 || this.startScheduled || this.ready.size > 0) {
       await Promise.allSettled([...this.running]);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
 
+  /** The campaign's waiting claims may go into the next transaction. */
+  private markReady(campaignId: string, queue: CampaignQueue): void {
+    if (!this.mayStart(queue)) return;
+    this.ready.add(campaignId);
+    this.startSoon();
+  }
+
   /**
-   * Starts a batch after the current turn of the event loop (claims that arrive in the same turn
-   * join it; no timer, so an idle engine answers at once), if a slot is free.
+   * Starts a transaction after the current turn of the event loop (claims that arrive in the same
+   * turn join it; no timer, so an idle engine answers at once), unless one is still waiting for
+   * its connection: that one takes whatever is ready once it has it, so a second would find
+   * nothing left (a transaction, and a connection, for nothing).
    */
-  private schedule(campaignId: string, queue: CampaignQueue): void {
-    if (queue.scheduled || !this.mayStart(queue)) return;
-    queue.scheduled = true;
+  private startSoon(): void {
+    if (this.startScheduled || this.starting > 0 || this.ready.size === 0 || !this.transactionSlotFree()) return;
+    this.startScheduled = true;
     setImmediate(() => {
-      queue.scheduled = false;
-      this.shedStale(queue);
-      if (!this.mayStart(queue)) return;
-      queue.inFlight++;
-      queue.untaken++;
-      let batch: PendingClaim[] = [];
-      // Taken once the batch's transaction has its connection: claims that arrive while it waits
-      // for one (many campaigns at once share the pool) ride along instead of waiting for the next.
+      this.startScheduled = false;
+      if (this.starting > 0 || this.ready.size === 0 || !this.transactionSlotFree()) return;
+      this.starting++;
+      const transaction = { started: performance.now() };
+      this.transactions.add(transaction);
+      let taken: TakenClaims[] = [];
+      // Called once the transaction has its connection: claims that arrived while it waited ride along.
       const take = () => {
-        queue.untaken--;
-        batch = queue.pending.splice(0, MAX_CLAIM_BATCH);
-        this.waiting -= batch.length;
-        if (batch.length > 0) queue.lastSize = batch.length;
-        // More than one batch holds: the rest starts its own (it may take a second connection).
-        if (queue.pending.length > 0) this.schedule(campaignId, queue);
-        return batch;
+        this.starting--;
+        taken = this.takeReady();
+        this.startSoon();
+        return taken;
       };
-      const run = this.runBatch(campaignId, take)
+      const run = this.runBatch(take)
         .catch((error: unknown) => {
-          this.app.logger.error({ err: error, campaignId }, 'claim batch failed');
-          for (const pending of batch) pending.reject(error);
+          this.app.logger.error({ err: error, campaignIds: taken.map((group) => group.campaignId) }, 'claim batch failed');
+          for (const group of taken) for (const pending of group.claims) pending.reject(error);
         })
         .finally(() => {
-          queue.inFlight--;
           this.running.delete(run);
-          if (queue.pending.length > 0) this.schedule(campaignId, queue);
-          else if (queue.inFlight === 0 && !queue.scheduled) this.campaigns.delete(campaignId);
+          this.transactions.delete(transaction);
+          for (const { campaignId, queue } of taken) {
+            queue.inFlight--;
+            if (queue.pending.length > 0) this.markReady(campaignId, queue);
+            else if (queue.inFlight === 0 && this.campaigns.get(campaignId) === queue) this.campaigns.delete(campaignId);
+          }
+          this.startSoon();
         });
       this.running.add(run);
-      this.schedule(campaignId, queue);
     });
+  }
+
+  /**
+   * Whether another claim transaction may start: fewer than MAX_CLAIM_TRANSACTIONS run that are
+   * not slow. If none may, the check runs again once the oldest of those counts as slow.
+   */
+  private transactionSlotFree(): boolean {
+    const now = performance.now();
+    let young = 0;
+    let oldestYoung = Infinity;
+    for (const { started } of this.transactions) {
+      if (now - started < SLOW_TRANSACTION_MS) {
+        young++;
+        oldestYoung = Math.min(oldestYoung, started);
+      }
+    }
+    if (young < MAX_CLAIM_TRANSACTIONS) return true;
+    this.slowCheck ??= setTimeout(() => {
+      this.slowCheck = null;
+      this.startSoon();
+    }, oldestYoung + SLOW_TRANSACTION_MS - now + 1);
+    this.slowCheck.unref();
+    return false;
+  }
+
+  /**
+   * The claims of the next transaction, from the campaigns that are ready, longest ready first.
+   * Campaigns with no transaction running here go in together (up to MAX_CAMPAIGNS_PER_BATCH and
+   * MAX_CLAIM_BATCH claims): each costs the transaction a few rows, not a transaction of its own.
+   * A campaign that has one running goes alone: its second transaction waits inside the database
+   * for the first one's campaign lock, and should hold no other campaign's lock while it waits.
+   */
+  private takeReady(): TakenClaims[] {
+    const taken: TakenClaims[] = [];
+    let room = MAX_CLAIM_BATCH;
+    for (const campaignId of [...this.ready]) {
+      const queue = this.campaigns.get(campaignId);
+      if (queue) this.shedStale(queue);
+      if (!queue || !this.mayStart(queue)) {
+        this.ready.delete(campaignId);
+        continue;
+      }
+      const alone = queue.inFlight > 0;
+      if (alone && taken.length > 0) continue;
+      const claims = queue.pending.splice(0, room);
+      this.ready.delete(campaignId);
+      this.waiting -= claims.length;
+      room -= claims.length;
+      queue.inFlight++;
+      queue.lastSize = claims.length;
+      taken.push({ campaignId, queue, claims });
+      // More than one transaction's worth waits: the rest goes into the next one.
+      if (this.mayStart(queue)) this.ready.add(campaignId);
+      if (alone || room === 0 || taken.length >= MAX_CAMPAIGNS_PER_BATCH) break;
+    }
+    return taken;
   }
 
   /** Refuses the API claims that have waited longer than CLAIM_QUEUE_MAX_WAIT_MS for a batch. */
@@ -275,55 +368,62 @@ export class ClaimService {
   }
 
   /**
-   * A first batch starts whenever claims wait. Another one joins a running batch only once as
-   * many claims wait as that batch holds: smaller batches would cost more per claim than the
-   * wait they save.
+   * A campaign's first transaction starts whenever claims wait. Another one joins a running one
+   * only once as many claims wait as that one holds: smaller batches would cost more per claim
+   * than the wait they save.
    */
   private mayStart(queue: CampaignQueue): boolean {
-    // A batch still waiting for its connection will take what waits now: a second one would wait
-    // for a connection too and then find nothing left (a transaction, and a connection, for nothing).
-    if (queue.pending.length === 0 || queue.inFlight >= BATCHES_IN_FLIGHT || queue.untaken > 0) return false;
+    if (queue.pending.length === 0 || queue.inFlight >= BATCHES_IN_FLIGHT) return false;
     return queue.inFlight === 0 || queue.pending.length >= queue.lastSize;
   }
 
   /**
-   * One transaction for the batch that `take` gives once the transaction has its connection
-   * (called once: a retried transaction runs the same claims again). If it fails for an unexpected reason (after the transaction
-   * helper's own deadlock retries), the batch is split in halves and retried, so that one claim
-   * that cannot be written does not take the others down with it.
+   * One transaction for the claims that `take` gives once the transaction has its connection
+   * (called once: a retried transaction runs the same claims again). If it fails for an
+   * unexpected reason (after the transaction helper's own deadlock retries), the claims are split
+   * in halves and retried, so that one claim that cannot be written does not take the others
+   * down with it.
    */
-  private async runBatch(campaignId: string, take: () => PendingClaim[]): Promise<void> {
-    let taken: PendingClaim[] | null = null;
-    const batch = () => (taken ??= take());
-    let outcomes: ClaimOutcome[];
+  private async runBatch(take: () => TakenClaims[]): Promise<void> {
+    let taken: TakenClaims[] | null = null;
+    const batch = () => (taken ??= take().filter((group) => group.claims.length > 0));
+    let outcomes: ClaimOutcome[][];
     try {
-      let stored: ClaimOutcome[] = [];
+      let stored: ClaimOutcome[][] = [];
       outcomes = await this.database.transaction(
         async (tx) => {
-          const claims = batch();
-          stored = claims.length === 0 ? [] : await runClaimBatch(tx, campaignId, claims.map((pending) => pending.claim), this.app.config.CLAIM_WINDOW_SECONDS);
+          const groups = batch();
+          stored =
+            groups.length === 0
+              ? []
+              : await runClaimBatch(
+                  tx,
+                  groups.map((group) => ({ campaignId: group.campaignId, claims: group.claims.map((pending) => pending.claim) })),
+                  this.app.config.CLAIM_WINDOW_SECONDS,
+                );
           return stored;
         },
         // Read back after a COMMIT whose answer was lost: the batch's new assignments by their ids.
-        () => stored.flatMap((outcome) => ('assignment' in outcome && !outcome.assignment.reused ? [outcome.assignment.id] : [])),
+        () => stored.flat().flatMap((outcome) => ('assignment' in outcome && !outcome.assignment.reused ? [outcome.assignment.id] : [])),
       );
     } catch (error) {
       const failed = batch();
-      if (failed.length > 1) {
-        const half = Math.ceil(failed.length / 2);
-        await this.runBatch(campaignId, () => failed.slice(0, half));
-        await this.runBatch(campaignId, () => failed.slice(half));
+      const count = failed.reduce((sum, group) => sum + group.claims.length, 0);
+      if (count > 1) {
+        const [first, second] = halves(failed, count);
+        await this.runBatch(() => first);
+        await this.runBatch(() => second);
         return;
       }
-      if (failed.length === 0) return;
-      this.app.logger.error({ err: error, campaignId }, 'claim failed');
-      this.settle(failed[0], { error: error as DomainError }, true);
+      if (count === 0) return;
+      this.app.logger.error({ err: error, campaignId: failed[0].campaignId }, 'claim failed');
+      this.settle(failed[0].claims[0], { error: error as DomainError }, true);
       return;
     }
     const done = batch();
     if (done.length === 0) return;
-    this.app.metrics.claimBatchSize.observe(done.length);
-    done.forEach((pending, index) => this.settle(pending, outcomes[index], false));
+    this.app.metrics.claimBatchSize.observe(done.reduce((sum, group) => sum + group.claims.length, 0));
+    done.forEach((group, g) => group.claims.forEach((pending, index) => this.settle(pending, outcomes[g][index], false)));
   }
 
   private settle(pending: PendingClaim, outcome: ClaimOutcome, unexpected: boolean): void {
@@ -362,4 +462,19 @@ export class ClaimService {
       this.app.logger.warn({ err: rejection }, 'claim rate limit not checked: Redis did not answer');
     }
   }
+}
+
+/** The claims of a failed batch in two halves of about `count / 2` claims, each campaign's in order. */
+function halves(groups: TakenClaims[], count: number): [TakenClaims[], TakenClaims[]] {
+  const first: TakenClaims[] = [];
+  const second: TakenClaims[] = [];
+  let left = Math.ceil(count / 2);
+  for (const group of groups) {
+    const head = group.claims.slice(0, left);
+    const tail = group.claims.slice(head.length);
+    left -= head.length;
+    if (head.length > 0) first.push({ ...group, claims: head });
+    if (tail.length > 0) second.push({ ...group, claims: tail });
+  }
+  return [first, second];
 }
