@@ -8,7 +8,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { graphqlUploadExpress } from 'graphql-upload-minimal';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AppContext } from '../app-context.js';
 import { trustProxySetting } from '../config/config.js';
@@ -16,6 +16,8 @@ import { apiModules } from '../modules/api-index.js';
 import { ApiKeyRole } from '../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../modules/auth/api-key.service.js';
 import type { Caller } from '../modules/auth/caller.js';
+import { addAcceptHandles } from '../infra/http/accept-handles.js';
+import { ConnectionCap } from '../infra/http/connection-cap.js';
 import { CONSOLE_BUILD_DIR, mountConsole } from '../infra/http/console-route.js';
 import { BODY_NOT_JSON, BODY_TOO_LARGE, bodyDeadline, graphqlPostHandler, isPlainGraphQLPost, sendError } from '../infra/http/graphql-post.js';
 import { mountHealthRoutes } from '../infra/http/health.js';
@@ -26,6 +28,9 @@ import { costError, documentCost, documentLimits, limitRules, webSocketRules, ty
 
 /** Connections the kernel may queue for accepting (capped by net.core.somaxconn). */
 const LISTEN_BACKLOG = 4096;
+
+/** How long a stopping server lets in-flight requests finish before it closes their connections. */
+const DRAIN_GRACE_MS = 10_000;
 
 export interface ApiServer {
   httpServer: Server;
@@ -90,7 +95,8 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     },
   );
   let graphqlPost: ReturnType<typeof graphqlPostHandler> | null = null;
-  httpServer.maxConnections = config.MAX_CONNECTIONS;
+  const connections = new ConnectionCap(httpServer, config.MAX_CONNECTIONS);
+  let acceptors: NetServer[] = [];
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.WS_MAX_PAYLOAD_BYTES });
   const socketsByKey = new Map<string, Set<WebSocket>>();
@@ -197,7 +203,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
     // Shutdown is ordered by the process (src/app.ts), not by Apollo's own signal handlers.
     stopOnTerminationSignals: false,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: DRAIN_GRACE_MS }),
       // No cache hints are used; the default plugin would wrap every field of every answer.
       ApolloServerPluginCacheControlDisabled(),
       costPlugin,
@@ -289,17 +295,27 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
 
   return {
     httpServer,
-    listen: (port) =>
-      new Promise((resolve, reject) => {
+    listen: async (port) => {
+      const bound = await new Promise<number>((resolve, reject) => {
         httpServer.once('error', reject);
         // A flash sale opens thousands of connections at once: with Node's default backlog (511)
         // the kernel drops handshakes beyond it and those clients wait seconds for a retry.
         httpServer.listen({ port, host: config.HOST, backlog: LISTEN_BACKLOG }, () => resolve((httpServer.address() as AddressInfo).port));
-      }),
+      });
+      // ... and a busy process accepts them one per event-loop turn and handle: more handles accept faster.
+      acceptors = await addAcceptHandles(httpServer, config.ACCEPT_HANDLES, (socket) => httpServer.emit('connection', socket)).catch((error: unknown) => {
+        app.logger.warn({ err: error }, 'no further listening handles: connections are accepted one per event-loop turn');
+        return [];
+      });
+      return bound;
+    },
     stop: async () => {
       stopListening();
       clearInterval(revocationSweep);
+      for (const acceptor of acceptors) acceptor.close();
       await apollo.stop();
+      // Apollo's drain waits for the connections of the server's own handle only.
+      await connections.drained(DRAIN_GRACE_MS);
       wsServer.close();
     },
   };
