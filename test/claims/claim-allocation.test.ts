@@ -1,5 +1,5 @@
 import { CampaignStatus, FinishReason } from '../../src/modules/campaigns/campaign.entity';
-import { allocate, type CampaignRow, type ListState, type Plan, type ValidClaim, type WindowRow } from '../../src/modules/claims/claim-batch';
+import { allocate, type CampaignRow, type ListState, type Plan, type ValidClaim, type WindowRow } from '../../src/modules/claims/claim-allocation';
 import { CouponListKind } from '../../src/modules/lists/coupon-list.entity';
 
 /** The pure allocation pass of a claim batch: which claim gets which slot of which list, or which refusal. */

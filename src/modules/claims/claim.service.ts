@@ -6,7 +6,8 @@ import { isRowId } from '../../common/ids.js';
 import type { Caller } from '../auth/caller.js';
 import { assertCampaignAllowed } from '../auth/campaign-scope.js';
 import { ClaimDatabase } from './claim-database.js';
-import { runClaimBatch, type ClaimOutcome, type ValidClaim } from './claim-batch.js';
+import type { ValidClaim } from './claim-allocation.js';
+import { runClaimBatch, type ClaimOutcome } from './claim-batch.js';
 import type { CouponAssignment } from './coupon-assignment.entity.js';
 import { FinishedCampaigns } from './finished-campaigns.js';
 

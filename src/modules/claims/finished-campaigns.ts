@@ -3,7 +3,8 @@ import { BadUserInputError, CampaignFinishedError } from '../../common/errors.js
 import { CampaignStatus, type FinishReason } from '../campaigns/campaign.entity.js';
 import { CampaignStatusChanged } from '../campaigns/campaign.events.js';
 import { LiveTopic, type CampaignStatusMessage } from '../realtime/topics.js';
-import { CLAIM_WINDOW_CONDITION, claimWindowParams, type ValidClaim } from './claim-batch.js';
+import type { ValidClaim } from './claim-allocation.js';
+import { CLAIM_WINDOW_CONDITION, claimWindowParams } from './claim-batch.js';
 
 /** Finished campaigns a process remembers; the oldest are forgotten beyond this (they then cost one transaction again). */
 export const MAX_REMEMBERED_FINISHED = 10_000;
