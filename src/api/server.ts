@@ -303,7 +303,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
         httpServer.listen({ port, host: config.HOST, backlog: LISTEN_BACKLOG }, () => resolve((httpServer.address() as AddressInfo).port));
       });
       // ... and a busy process accepts them one per event-loop turn and handle: more handles accept faster.
-      acceptors = await addAcceptHandles(httpServer, config.ACCEPT_HANDLES, (socket) => httpServer.emit('connection', socket)).catch((error: unknown) => {
+      acceptors = await addAcceptHandles(httpServer, config.ACCEPT_HANDLES, LISTEN_BACKLOG, (socket) => httpServer.emit('connection', socket)).catch((error: unknown) => {
         app.logger.warn({ err: error }, 'no further listening handles: connections are accepted one per event-loop turn');
         return [];
       });

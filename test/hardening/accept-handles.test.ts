@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { addAcceptHandles } from '../../src/infra/http/accept-handles';
@@ -8,6 +9,22 @@ import { eventually } from '../helpers/fixtures';
  * Further listening handles on the API's socket (a burst of connections is accepted several per
  * event-loop turn), and the one connection cap over all of them.
  */
+/** Below net.core.somaxconn (4096 on current kernels), so the kernel keeps it as asked. */
+const BACKLOG = 1234;
+
+/** The accept queue's length limit of the socket listening on `port`, as `ss` reports it (Send-Q). */
+function listenBacklog(port: number): number | null {
+  let out: string;
+  try {
+    out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
+  } catch (error) {
+    if (process.env.CI === 'true') throw error;
+    console.log(`ss (iproute2) is not installed: the listen backlog is not checked`);
+    return null;
+  }
+  return Number(out.trim().split(/\s+/)[2]);
+}
+
 describe('further listening handles', () => {
   let server: Server;
   let acceptors: NetServer[] = [];
@@ -15,9 +32,9 @@ describe('further listening handles', () => {
 
   beforeEach(async () => {
     server = createServer((_req, res) => res.end('ok'));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: BACKLOG }, resolve));
     port = (server.address() as AddressInfo).port;
-    acceptors = await addAcceptHandles(server, 3, (socket) => server.emit('connection', socket));
+    acceptors = await addAcceptHandles(server, 3, BACKLOG, (socket) => server.emit('connection', socket));
   });
   afterEach(async () => {
     for (const acceptor of acceptors) acceptor.close();
@@ -44,6 +61,11 @@ describe('further listening handles', () => {
     expect(answers).toEqual(Array(20).fill('ok'));
     for (const acceptor of acceptors) acceptor.close();
     await expect(get()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+
+  it('keep the backlog the server listens with (listening again would set Node’s default, 511)', () => {
+    const backlog = listenBacklog(port);
+    if (backlog !== null) expect(backlog).toBe(BACKLOG);
   });
 
   it('count against one cap with the server\u2019s own connections', async () => {

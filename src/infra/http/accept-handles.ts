@@ -22,10 +22,10 @@ const ECHO = "process.on('message', (m, h) => process.send(m, h, () => { h.close
  * connection per turn. A process gets such copies the way cluster workers get theirs: over IPC,
  * here from a short-lived child that sends each one straight back.
  *
- * Returns the acceptors (close them to stop accepting); rejects if the copies do not arrive,
- * closing those that did.
+ * `backlog`: the one the server listens with. Returns the acceptors (close them to stop
+ * accepting); rejects if the copies do not arrive, closing those that did.
  */
-export async function addAcceptHandles(server: Server, count: number, onConnection: (socket: Socket) => void): Promise<Server[]> {
+export async function addAcceptHandles(server: Server, count: number, backlog: number, onConnection: (socket: Socket) => void): Promise<Server[]> {
   const handle = (server as unknown as { _handle?: object | null })._handle;
   if (count <= 0 || !handle) return [];
   const child = spawn(process.execPath, ['-e', ECHO], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: {} });
@@ -44,7 +44,9 @@ export async function addAcceptHandles(server: Server, count: number, onConnecti
       child.on('message', (_message, copy) => {
         const acceptor = new Server({ noDelay: true });
         acceptor.on('connection', onConnection);
-        acceptor.listen({ _handle: copy } as never);
+        // listen() again on the same socket sets its backlog: the server's own, not Node's default
+        // 511. With a handle, net.Server.listen takes the backlog only as its second argument.
+        acceptor.listen({ _handle: copy } as never, backlog);
         acceptors.push(acceptor);
         if (acceptors.length === count) {
           clearTimeout(timer);
