@@ -49,8 +49,7 @@ export class CampaignResolver {
 
   @FieldResolver(() => [CouponList], { description: 'The lists in their order.' })
   lists(@Root() campaign: Campaign, @Ctx() context: GraphQLContext): Promise<CouponList[]> {
-    const service = this.campaignService;
     // The lists of every campaign in the response in one query.
-    return requestLoader(context, 'campaign-lists', () => new BatchLoader<string, CouponList[]>((ids) => service.listsOfMany(ids), () => [])).load(campaign.id);
+    return requestLoader(context, 'campaign-lists', () => new BatchLoader<string, CouponList[]>((ids) => this.campaignService.listsOfMany(ids), () => [])).load(campaign.id);
   }
 }

@@ -18,7 +18,6 @@ export class CouponAssignmentDeliveryResolver {
   @Authorized(...Allow.READ_ALL)
   @FieldResolver(() => [Delivery], { description: 'The SMS and push sends of this assignment (none when its list sends nothing).' })
   deliveries(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<Delivery[]> {
-    const { app } = context;
     // One query for every assignment of the response (e.g. all of userCoupons).
     return requestLoader(
       context,

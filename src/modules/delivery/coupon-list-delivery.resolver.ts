@@ -18,7 +18,6 @@ export class CouponListDeliveryResolver {
   @Authorized(...Allow.READ_ALL)
   @FieldResolver(() => DeliverySettings, { description: 'Which channels send new assignments from this list, and with which message.' })
   delivery(@Root() list: CouponList, @Ctx() context: GraphQLContext): Promise<DeliverySettings> {
-    const { app } = context;
     return requestLoader(
       context,
       'list-delivery',

@@ -53,7 +53,6 @@ export class CouponAssignmentRedemptionResolver {
   @Authorized(...Allow.READ_ALL)
   @FieldResolver(() => Redemption, { nullable: true, description: 'The live redemption of this assignment, if any.' })
   redemption(@Root() assignment: CouponAssignment, @Ctx() context: GraphQLContext): Promise<Redemption | null> {
-    const { app } = context;
     return requestLoader(
       context,
       'assignment-redemption',

@@ -86,7 +86,6 @@ export class WebhookDeliveryResolver {
   @Authorized(...Allow.READ_ALL)
   @FieldResolver(() => [WebhookAttempt], { description: 'Every attempt, oldest first.' })
   attemptLog(@Root() delivery: WebhookDelivery, @Ctx() context: GraphQLContext): Promise<WebhookAttempt[]> {
-    const { app } = context;
     return requestLoader(
       context,
       'webhook-attempts',
