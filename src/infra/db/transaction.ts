@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { IsolationLevel } from 'typeorm/driver/types/IsolationLevel.js';
 import type { DomainEvent, EventBus } from '../events/event-bus.js';
@@ -207,4 +208,3 @@ function closeConnection(runner: unknown): void {
   (runner as { databaseConnection?: { destroy?: () => void } }).databaseConnection?.destroy?.();
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

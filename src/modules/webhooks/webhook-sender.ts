@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import type { DataSource } from 'typeorm';
@@ -64,7 +65,6 @@ const LEASE_EVERY_MS = 100;
 /** How long a job with nothing due keeps looking (every LEASE_EVERY_MS) before it ends. */
 const LINGER_MS = 300;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
@@ -188,7 +188,7 @@ export class WebhookSender {
         // Less was due than there was room for: let the window empty before asking again, and
         // after a small lease gather what comes meanwhile rather than lease a handful at a time.
         await Promise.all([...sending]);
-        if (due.length < refillAt) await sleep(leaseStarted + LEASE_EVERY_MS - Date.now());
+        if (due.length < refillAt) await sleep(Math.max(0, leaseStarted + LEASE_EVERY_MS - Date.now()));
       }
     }
     await Promise.all([...sending]);
