@@ -138,14 +138,14 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
   // Round trip 1 (2 for several campaigns): the locks.
   const locked = await lockCampaignsAndLists(tx, campaignIds);
   const lists = new Map<string, ListState>();
-  let now: Date | null = null;
-  for (const campaign of locked.campaigns.values()) now ??= campaign.row.now;
+  // The database's clock, read by the lock statement (the same for every campaign of the batch).
+  const now: Date = locked.campaigns.values().next().value?.row.now ?? new Date();
   for (const row of locked.lists) {
     const id = String(row.id);
     row.id = id;
     lists.set(id, {
       row,
-      expired: row.expires_at !== null && now !== null && row.expires_at.getTime() <= now.getTime(),
+      expired: row.expires_at !== null && row.expires_at.getTime() <= now.getTime(),
       available: Math.max(0, row.total_codes - row.assigned_codes),
       codes: [],
       read: { cursor: String(row.claim_cursor), assigned: row.assigned_codes },
@@ -217,7 +217,6 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
     const members = new Map(byPosition.map((list) => [list.row.id, list]));
     const campaignWindows = windows.get(campaignId) ?? new Map<string, WindowRow>();
     const plans = await allocateReading(tx, () => allocate(claims, campaignId, campaign.row, memberIds, members, byPosition, campaignWindows));
-    const at = campaign.row.now;
     const outcomes: ClaimOutcome[] = [];
     const taken = new Map<ListState, number>();
     plans.forEach((plan, index) => {
@@ -235,12 +234,12 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
           codeSeq: code ? String(code.seq) : null,
           userId: claim.userId,
           externalId: claim.externalId,
-          assignedAt: at,
+          assignedAt: now,
           expiresAt: list.row.expires_at,
           reused: false,
         };
         taken.set(list, Math.max(taken.get(list) ?? 0, plan.slot + 1));
-        inserts.push([assignment.id, list.row.id, campaignId, assignment.codeSeq, assignment.code, claim.userId, claim.externalId, at]);
+        inserts.push([assignment.id, list.row.id, campaignId, assignment.codeSeq, assignment.code, claim.userId, claim.externalId, now]);
         newAssignments.push({
           id: assignment.id,
           listId: assignment.listId,
@@ -248,7 +247,7 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
           userId: assignment.userId,
           externalId: assignment.externalId,
           code: assignment.code,
-          assignedAt: at,
+          assignedAt: now,
           expiresAt: assignment.expiresAt,
         });
         outcomes.push({ assignment });
@@ -256,7 +255,7 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
         const original =
           plan.kind === 'reuse-stored' ? storedAssignment(plan.window, campaignId) : (outcomes[plan.of] as { assignment: CouponAssignment }).assignment;
         outcomes.push({ assignment: { ...original, reused: true } });
-        reuses.push({ assignmentId: original.id, campaignId, userId: claim.userId, at });
+        reuses.push({ assignmentId: original.id, campaignId, userId: claim.userId, at: now });
       }
     });
     for (const [list, count] of taken) {
@@ -269,14 +268,13 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
   }
 
   // The writes, one statement per round trip, in this order.
-  const at = now ?? new Date();
   const writes: Write[] = [];
   if (inserts.length > 0) {
     // The assignment is also the user's claim window: nothing else to write for it.
     writes.push({ sql: 'INSERT INTO coupon_assignments (id, list_id, campaign_id, code_seq, code, user_id, external_id, assigned_at) VALUES ?', params: [inserts] });
   }
   if (reuses.length > 0) {
-    writes.push({ sql: 'INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', params: [reuses.map((reuse) => [reuse.assignmentId, reuse.at])] });
+    writes.push({ sql: 'INSERT INTO assignment_reuses (assignment_id, reused_at) VALUES ?', params: [reuses.map((reuse) => [reuse.assignmentId, now])] });
   }
   const moves: ListClaimMove[] = [];
   const exhausted: ListRow[] = [];
@@ -286,7 +284,7 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
     moves.push({ id: row.id, fromCursor: list.read.cursor, toCursor: String(row.claim_cursor), fromAssigned: list.read.assigned, count: list.taken });
     if (list.available <= 0) exhausted.push(row);
     const figures = { id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes, warningLimit: row.warning_limit, expiresAt: row.expires_at };
-    tx.publish(new CouponListStockChanged(snapshotOf(figures, at)));
+    tx.publish(new CouponListStockChanged(snapshotOf(figures, now)));
   }
   if (moves.length > 0) writes.push(listClaimMovesWrite(moves));
   // A campaign finishes the moment none of its lists can hand out a code (also when another
@@ -296,7 +294,7 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
     const byPosition = ordered.get(id)!;
     if (campaign.row.status !== CampaignStatus.ACTIVE || byPosition.some((list) => canServe(list))) continue;
     const reason = byPosition.length > 0 && byPosition.every((list) => list.expired) ? FinishReason.LIST_EXPIRED : FinishReason.LIST_EXHAUSTED;
-    writes.push(finishCampaignWrite(tx, id, reason, at));
+    writes.push(finishCampaignWrite(tx, id, reason, now));
     finishedCampaigns.push({ id, reason });
   }
   for (const write of writes) {
@@ -326,7 +324,7 @@ export async function runClaimBatch(tx: Tx, batch: CampaignClaims[], windowSecon
         newAssignments,
         exhausted.map((row) => ({ id: row.id, name: row.name, totalCodes: row.total_codes, assignedCodes: row.assigned_codes })),
         finishedCampaigns,
-        at,
+        now,
       ),
     );
   }
