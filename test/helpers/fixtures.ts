@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import type { AppContext } from '../../src/app-context';
 import type { DomainEvent } from '../../src/infra/events/event-bus';
 import type { GraphQLResponse } from './graphql-client';
@@ -83,6 +84,15 @@ export function recordEvents(app: AppContext, types: Array<abstract new (...args
     },
     stop: () => offs.forEach((off) => off()),
   };
+}
+
+/** A port on which nothing listens: bind an ephemeral one, then close it. */
+export async function unusedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,9 +1,10 @@
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createConnection } from 'mysql2/promise';
 import { type LocalServicesLogger, ensureLocalServices } from '../../src/infra/local-services/local-services.js';
 import { addressOf, probeMysql, probeRedis } from '../../src/infra/local-services/probe.js';
+import { unusedPort } from '../helpers/fixtures';
 
 const projectRoot = join(__dirname, '..', '..');
 const DEFAULT_DATABASE_URL = 'mysql://root@127.0.0.1:3306/coupons';
@@ -12,15 +13,6 @@ const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 function recordingLogger(): LocalServicesLogger & { lines: string[] } {
   const lines: string[] = [];
   return { lines, info: (msg) => lines.push(msg), warn: (msg) => lines.push(msg) };
-}
-
-/** A port on which nothing listens: bind an ephemeral one, then close it. */
-async function refusedPort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe('wire probe', () => {
@@ -54,7 +46,7 @@ describe('wire probe', () => {
   });
 
   it('says nothing answers at a refused port when it may not start a server', async () => {
-    const port = await refusedPort();
+    const port = await unusedPort();
     const databaseUrl = `mysql://root@127.0.0.1:${port}/coupons`;
     const redisUrl = `redis://127.0.0.1:${port}`;
     const attempt = ensureLocalServices({
@@ -73,7 +65,7 @@ describe('wire probe', () => {
   });
 
   it('reports a refused port as nothing, not as something foreign', async () => {
-    const port = await refusedPort();
+    const port = await unusedPort();
     expect((await probeMysql({ host: '127.0.0.1', port })).state).toBe('nothing');
     expect((await probeRedis({ host: '127.0.0.1', port })).state).toBe('nothing');
   });

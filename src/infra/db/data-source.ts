@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DataSource } from 'typeorm';
 import type { MysqlDataSourceOptions } from 'typeorm/driver/mysql/MysqlDataSourceOptions.js';
-import { DatabaseHosts } from './database-hosts.js';
+import { DatabaseHosts, type WatchedPool } from './database-hosts.js';
 import { parseDatabaseUrl } from '../../config/database-url.js';
 
 export interface DataSourceOptions {
@@ -39,7 +39,17 @@ interface CallbackPool extends CallbackQueryable {
   getConnection(callback: (error: Error | null, connection: CallbackConnection) => void): void;
 }
 
-const callbackPool = (dataSource: DataSource) => (dataSource.driver as unknown as { pool: CallbackPool }).pool;
+const callbackPool = (dataSource: DataSource) => (dataSource.driver as unknown as { pool: CallbackPool & WatchedPool }).pool;
+
+/**
+ * Lets DatabaseHosts follow the pool of an initialized data source (with several hosts): when
+ * writes move back to an earlier host, its connections to the one left are closed as they
+ * become idle, not in the middle of a statement.
+ */
+export function followHostMoves(dataSource: DataSource, databaseUrl: string): void {
+  const hosts = DatabaseHosts.for(databaseUrl);
+  if (hosts.multiple) hosts.watchPool(callbackPool(dataSource));
+}
 
 /**
  * One statement through the driver's callback API: the same rows as TypeORM's query, without its
@@ -122,6 +132,7 @@ export function createDataSource({ databaseUrl, poolSize, entities }: DataSource
 export async function openDataSource(dataSource: DataSource, databaseUrl: string, extraSession: string[] = []): Promise<void> {
   const hosts = DatabaseHosts.for(databaseUrl);
   await dataSource.initialize();
+  followHostMoves(dataSource, databaseUrl);
   await onEveryConnection(dataSource, [...(hosts.galera ? [SYNC_WAIT] : []), ...extraSession]);
 }
 

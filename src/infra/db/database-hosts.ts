@@ -13,6 +13,21 @@ export interface HostState {
 }
 
 const PROBE_TIMEOUT_MS = 1500;
+/**
+ * How long connections to a host this process moved away from while it still answered (back to
+ * an earlier host of the list) may finish the statement they are running before they are closed.
+ */
+export const DRAIN_MS = 5_000;
+
+/** A mysql2 pool (callback API) whose connections DatabaseHosts follows, so that it closes only idle ones on a move. */
+export interface WatchedPool {
+  on(event: 'acquire' | 'release', listener: (connection: WatchedConnection) => void): unknown;
+  releaseConnection(connection: WatchedConnection): void;
+}
+interface WatchedConnection {
+  stream: Socket;
+  destroy(): void;
+}
 
 /**
  * Whether a server may take writes now. A Galera node only while wsrep_ready=ON and its state is
@@ -36,7 +51,9 @@ export async function wsrepState(query: (sql: string) => Promise<Array<Record<st
  * (a connection refused or lost, a 1047, a probe finding it not Synced), the next ready one is
  * chosen and every socket still open to the old one is closed, so that no pool keeps using it.
  * The check runs every second, so a process also moves back to an earlier host once it is ready
- * again: processes with the same URL write through the same node.
+ * again: processes with the same URL write through the same node. Such a move leaves a host that
+ * still works, so its connections are closed as they become idle (at most DRAIN_MS later): a
+ * statement running on one, a plain read as much as a transaction, finishes there.
  */
 export class DatabaseHosts {
   private static readonly registry = new Map<string, DatabaseHosts>();
@@ -65,6 +82,10 @@ export class DatabaseHosts {
   private timer: NodeJS.Timeout | null = null;
   private users = 0;
   private readonly sockets = new Map<number, Set<Socket>>();
+  /** Sockets of pooled connections now idle in their pool (see watchPool). */
+  private readonly idle = new WeakSet<Socket>();
+  /** Sockets to a host moved away from, closed once idle (or DRAIN_MS after the move). */
+  private readonly retiring = new Set<Socket>();
   private logger: Logger | null = null;
   /** Whether the current host is a Galera node (known after the first probe). */
   galera = false;
@@ -96,9 +117,29 @@ export class DatabaseHosts {
     socket.once('error', () => {
       if (index === this.active) this.recheck();
     });
-    socket.once('close', () => open!.delete(socket));
+    socket.once('close', () => {
+      open!.delete(socket);
+      this.retiring.delete(socket);
+    });
     return socket;
   };
+
+  /**
+   * Follows a pool's connections: idle in the pool (released) or lent out (acquired). A connection
+   * to a host being left is closed when it is released, instead of going back to the pool or to
+   * the next waiter (who then gets a new connection, to the current host).
+   */
+  watchPool(pool: WatchedPool): void {
+    pool.on('acquire', (connection) => this.idle.delete(connection.stream));
+    pool.on('release', (connection) => this.idle.add(connection.stream));
+    const release = pool.releaseConnection.bind(pool);
+    // mysql2 hands a released connection straight to a waiting caller without a 'release' event:
+    // the check has to come before that.
+    pool.releaseConnection = (connection) => {
+      if (this.retiring.has(connection.stream)) connection.destroy();
+      release(connection);
+    };
+  }
 
   /**
    * Starts using the hosts: waits for the first ready one (trying for up to `waitMs`), then
@@ -161,7 +202,8 @@ export class DatabaseHosts {
       const state = await this.probe(index);
       if (state.ready) {
         this.galera = state.galera;
-        if (index !== this.active) this.moveTo(index, state);
+        // An earlier host ready again: the current one still works, its statements may finish.
+        if (index !== this.active) this.moveTo(index, state, index < this.active);
         return;
       }
       if (index === this.active) this.logger?.warn({ host: this.describe(index), reason: state.detail }, 'database host not ready');
@@ -187,12 +229,22 @@ export class DatabaseHosts {
     }
   }
 
-  private moveTo(index: number, state: HostState): void {
+  private moveTo(index: number, state: HostState, drain: boolean): void {
     const old = this.active;
     this.active = index;
-    this.logger?.warn({ from: this.describe(old), to: this.describe(index), galera: state.galera }, 'database writes moved to another host');
-    // Connections to the old host are closed: pools drop them and open new ones to this host.
-    for (const socket of this.sockets.get(old) ?? []) socket.destroy(new Error(`database host ${this.describe(old)} is no longer used`));
+    this.logger?.warn({ from: this.describe(old), to: this.describe(index), galera: state.galera, drain }, 'database writes moved to another host');
+    // Connections to the old host are closed (idle ones at once; with `drain`, busy ones when
+    // they are released or after DRAIN_MS): pools drop them and open new ones to this host.
+    const leftover = [...(this.sockets.get(old) ?? [])];
+    const close = (socket: Socket) => socket.destroy(new Error(`database host ${this.describe(old)} is no longer used`));
+    for (const socket of leftover) {
+      if (!drain || this.idle.has(socket)) close(socket);
+      else this.retiring.add(socket);
+    }
+    if (!drain) return;
+    setTimeout(() => {
+      for (const socket of leftover) if (this.retiring.has(socket)) close(socket);
+    }, DRAIN_MS).unref();
   }
 
   describe(index = this.active): string {

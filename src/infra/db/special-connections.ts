@@ -1,7 +1,7 @@
 import mysql from 'mysql2';
 import type { Readable } from 'node:stream';
 import { DataSource, type QueryRunner } from 'typeorm';
-import { connectionOptions, dataSourceOptions, onEveryConnection } from './data-source.js';
+import { connectionOptions, dataSourceOptions, followHostMoves, onEveryConnection } from './data-source.js';
 import type { Tx } from './transaction.js';
 
 /**
@@ -18,6 +18,7 @@ import type { Tx } from './transaction.js';
 export async function openSessionPool(databaseUrl: string, options: { poolSize: number; session: string[] }): Promise<DataSource> {
   const dataSource = new DataSource(dataSourceOptions(databaseUrl, options.poolSize, []));
   await dataSource.initialize();
+  followHostMoves(dataSource, databaseUrl);
   try {
     await onEveryConnection(dataSource, options.session);
   } catch (error) {
