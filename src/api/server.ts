@@ -17,6 +17,7 @@ import { ApiKeyRole } from '../modules/auth/api-key-role.js';
 import { ApiKeyService } from '../modules/auth/api-key.service.js';
 import type { Caller } from '../modules/auth/caller.js';
 import { addAcceptHandles } from '../infra/http/accept-handles.js';
+import { BurstAccepting } from '../infra/http/burst-accepting.js';
 import { ConnectionCap } from '../infra/http/connection-cap.js';
 import { CONSOLE_BUILD_DIR, mountConsole } from '../infra/http/console-route.js';
 import { BODY_NOT_JSON, BODY_TOO_LARGE, bodyDeadline, graphqlPostHandler, isPlainGraphQLPost, sendError } from '../infra/http/graphql-post.js';
@@ -97,6 +98,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
   let graphqlPost: ReturnType<typeof graphqlPostHandler> | null = null;
   const connections = new ConnectionCap(httpServer, config.MAX_CONNECTIONS);
   let acceptors: NetServer[] = [];
+  let burst: BurstAccepting | null = null;
 
   const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql', maxPayload: config.WS_MAX_PAYLOAD_BYTES });
   const socketsByKey = new Map<string, Set<WebSocket>>();
@@ -307,11 +309,14 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
         app.logger.warn({ err: error }, 'no further listening handles: connections are accepted one per event-loop turn');
         return [];
       });
+      // They accept only during a burst: listening, each costs every new connection a wasted accept.
+      burst = new BurstAccepting(httpServer, acceptors);
       return bound;
     },
     stop: async () => {
       stopListening();
       clearInterval(revocationSweep);
+      burst?.stop();
       for (const acceptor of acceptors) acceptor.close();
       await apollo.stop();
       // Apollo's drain waits for the connections of the server's own handle only.

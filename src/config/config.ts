@@ -121,7 +121,7 @@ const configSchema = z
     GRAPHQL_MAX_TOKENS: positiveInt('a number of tokens > 0').default(5000),
     METRICS_TOKEN: optionalNonEmpty(z.string().min(16, { message: 'expected at least 16 characters' })),
     MAX_CONNECTIONS: positiveInt('a number of connections > 0').default(10_000),
-    ACCEPT_HANDLES: z.coerce.number({ message: 'expected a number of handles >= 0' }).int('expected a number of handles >= 0').min(0, 'expected a number of handles >= 0').max(1024, 'expected at most 1024 handles').default(32),
+    ACCEPT_HANDLES: z.coerce.number({ message: 'expected a number of handles >= 0' }).int('expected a number of handles >= 0').min(0, 'expected a number of handles >= 0').max(1024, 'expected at most 1024 handles').default(128),
     HTTP_HEADERS_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(10_000),
     HTTP_REQUEST_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(30_000),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(5_000),

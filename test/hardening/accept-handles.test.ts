@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import { connect, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { addAcceptHandles } from '../../src/infra/http/accept-handles';
+import { BurstAccepting } from '../../src/infra/http/burst-accepting';
 import { ConnectionCap } from '../../src/infra/http/connection-cap';
 import { eventually } from '../helpers/fixtures';
 
@@ -12,17 +13,21 @@ import { eventually } from '../helpers/fixtures';
 /** Below net.core.somaxconn (4096 on current kernels), so the kernel keeps it as asked. */
 const BACKLOG = 1234;
 
-/** The accept queue's length limit of the socket listening on `port`, as `ss` reports it (Send-Q). */
-function listenBacklog(port: number): number | null {
+/**
+ * The socket listening on `port` as `ss` reports it: its accept queue's length (Recv-Q) and
+ * limit (Send-Q); null where `ss` (iproute2) is not installed.
+ */
+function listenQueue(port: number): { queued: number; backlog: number } | null {
   let out: string;
   try {
     out = execFileSync('ss', ['-Hltn', `sport = :${port}`], { encoding: 'utf8' });
   } catch (error) {
     if (process.env.CI === 'true') throw error;
-    console.log(`ss (iproute2) is not installed: the listen backlog is not checked`);
+    console.log(`ss (iproute2) is not installed: the listen queue is not checked`);
     return null;
   }
-  return Number(out.trim().split(/\s+/)[2]);
+  const [, queued, backlog] = out.trim().split(/\s+/);
+  return { queued: Number(queued), backlog: Number(backlog) };
 }
 
 describe('further listening handles', () => {
@@ -64,8 +69,8 @@ describe('further listening handles', () => {
   });
 
   it('keep the backlog the server listens with (listening again would set Node’s default, 511)', () => {
-    const backlog = listenBacklog(port);
-    if (backlog !== null) expect(backlog).toBe(BACKLOG);
+    const queue = listenQueue(port);
+    if (queue !== null) expect(queue.backlog).toBe(BACKLOG);
   });
 
   it('count against one cap with the server\u2019s own connections', async () => {
@@ -82,5 +87,63 @@ describe('further listening handles', () => {
     expect(sockets.filter((entry) => !entry.closed)).toHaveLength(3);
     for (const { socket } of sockets) socket.destroy();
     await cap.drained(1000);
+  });
+});
+
+describe('further listening handles, only during a burst', () => {
+  let server: Server;
+  let acceptors: NetServer[] = [];
+  let burst: BurstAccepting;
+  let port: number;
+  let viaCopies = 0;
+  let accepted = 0;
+  const clients: Socket[] = [];
+
+  beforeEach(async () => {
+    viaCopies = 0;
+    accepted = 0;
+    server = createServer((_req, res) => res.end('ok'));
+    server.on('connection', () => accepted++);
+    await new Promise<void>((resolve) => server.listen({ port: 0, host: '127.0.0.1', backlog: BACKLOG }, resolve));
+    port = (server.address() as AddressInfo).port;
+    acceptors = await addAcceptHandles(server, 3, BACKLOG, (socket) => {
+      viaCopies++;
+      server.emit('connection', socket);
+    });
+    burst = new BurstAccepting(server, acceptors);
+  });
+  afterEach(async () => {
+    burst.stop();
+    for (const client of clients.splice(0)) client.destroy();
+    for (const acceptor of acceptors) acceptor.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const open = () => {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    clients.push(socket);
+    return socket;
+  };
+
+  it('stopped, accept nothing: with the server\u2019s own handle closed, new connections wait in the accept queue', async () => {
+    expect(burst.accepting).toBe(false);
+    server.close();
+    for (let i = 0; i < 3; i++) open();
+    const queue = listenQueue(port);
+    if (queue === null) return;
+    await eventually(() => listenQueue(port)!.queued === 3, 5_000, 'three connections waiting in the accept queue');
+    expect(viaCopies).toBe(0);
+  });
+
+  it('accept while connections arrive faster than one per turn, and stop once they no longer do', async () => {
+    // 100 connections complete their handshakes while the event loop is held up: a burst.
+    for (let i = 0; i < 100; i++) open();
+    const until = performance.now() + 100;
+    while (performance.now() < until);
+    await eventually(() => accepted === 100, 10_000, 'every connection accepted');
+    expect(viaCopies).toBeGreaterThan(0);
+    await eventually(() => !burst.accepting, 5_000, 'the further handles to stop after the burst');
   });
 });
