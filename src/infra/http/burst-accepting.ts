@@ -40,7 +40,8 @@ export class BurstAccepting {
     server: Server,
     private readonly acceptors: Server[],
   ) {
-    if (acceptors.length === 0) return;
+    // Without those calls (another runtime), the handles simply keep listening, as they did before.
+    if (acceptors.length === 0 || !acceptors.every((acceptor) => typeof handleOf(acceptor)?.readStart === 'function' && typeof handleOf(acceptor)?.readStop === 'function')) return;
     this.pause();
     server.on('connection', () => this.accepted());
   }
