@@ -21,7 +21,6 @@ function list(id: string, position: number, available: number, options: { expire
       expires_at: options.expired ? new Date(NOW.getTime() - 1000) : null,
       claim_cursor: '0',
       visible_seq: String(available),
-      position,
     },
     position,
     expired: options.expired ?? false,

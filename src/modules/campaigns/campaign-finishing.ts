@@ -51,7 +51,8 @@ export interface FinishOptions {
  */
 export async function finishCampaignsThatCannotServe(tx: Tx, listIds: string[], reason: FinishReason, options: FinishOptions = {}): Promise<string[]> {
   if (listIds.length === 0) return [];
-  const ids = options.skipLocked ? await lockSkippingThenCheck(tx, listIds, options.except) : await lockThatCannotServe(tx, listIds, options.except);
+  const except = excluding(options.except);
+  const ids = options.skipLocked ? await lockSkippingThenCheck(tx, listIds, except) : await lockThatCannotServe(tx, listIds, except);
   if (ids.length === 0) return [];
   await tx.query(
     `UPDATE campaigns SET status = 'FINISHED', finish_reason = ?, finished_at = UTC_TIMESTAMP(3), updated_at = UTC_TIMESTAMP(3)
@@ -66,30 +67,40 @@ export async function finishCampaignsThatCannotServe(tx: Tx, listIds: string[], 
   return ids;
 }
 
+/** The campaigns a lock statement leaves out: its condition on `c` and that condition's parameter. */
+interface Excluded {
+  sql: string;
+  params: unknown[];
+}
+
+function excluding(except: string[] | undefined): Excluded {
+  return except === undefined || except.length === 0 ? { sql: '', params: [] } : { sql: ' AND c.id NOT IN (?)', params: [except] };
+}
+
 /** Waits for and locks the campaigns that cannot serve, in id order, in one statement. */
-async function lockThatCannotServe(tx: Tx, listIds: string[], except: string[] | undefined): Promise<string[]> {
+async function lockThatCannotServe(tx: Tx, listIds: string[], except: Excluded): Promise<string[]> {
   const rows: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
-      WHERE c.status = 'ACTIVE'${except === undefined || except.length === 0 ? '' : ' AND c.id NOT IN (?)'}
+      WHERE c.status = 'ACTIVE'${except.sql}
         AND c.id IN (SELECT campaign_id FROM campaign_lists WHERE list_id IN (?))
         AND NOT EXISTS (SELECT 1 FROM campaign_lists cl JOIN coupon_lists l ON l.id = cl.list_id
                          WHERE cl.campaign_id = c.id AND ${LIST_CAN_SERVE_SQL})
       ORDER BY c.id
       FOR UPDATE`,
-    except === undefined || except.length === 0 ? [listIds] : [except, listIds],
+    [...except.params, listIds],
   );
   return rows.map((row) => String(row.id));
 }
 
 /** Locks the campaigns of `listIds` no one else holds, then reads without locks which of them cannot serve. */
-async function lockSkippingThenCheck(tx: Tx, listIds: string[], except: string[] | undefined): Promise<string[]> {
+async function lockSkippingThenCheck(tx: Tx, listIds: string[], except: Excluded): Promise<string[]> {
   const locked: Array<{ id: string }> = await tx.query(
     `SELECT c.id FROM campaigns c
-      WHERE c.status = 'ACTIVE'${except === undefined || except.length === 0 ? '' : ' AND c.id NOT IN (?)'}
+      WHERE c.status = 'ACTIVE'${except.sql}
         AND c.id IN (SELECT cl.campaign_id FROM campaign_lists cl WHERE cl.list_id IN (?))
       ORDER BY c.id
       FOR UPDATE SKIP LOCKED`,
-    except === undefined || except.length === 0 ? [listIds] : [except, listIds],
+    [...except.params, listIds],
   );
   if (locked.length === 0) return [];
   const finished: Array<{ id: string }> = await tx.query(

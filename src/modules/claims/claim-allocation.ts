@@ -40,7 +40,6 @@ export interface ListRow {
   expires_at: Date | null;
   claim_cursor: string;
   visible_seq: string;
-  position: number;
 }
 
 export interface WindowRow {
@@ -87,7 +86,6 @@ export type Plan =
 export function canServe(list: ListState): boolean {
   return !list.expired && list.available > 0;
 }
-
 
 /**
  * Decides each claim in arrival order. Precedence: bad input, then the window rule (a user

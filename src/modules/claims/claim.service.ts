@@ -390,7 +390,7 @@ export class ClaimService {
    */
   private async runBatch(take: () => TakenClaims[]): Promise<void> {
     let taken: TakenClaims[] | null = null;
-    const batch = () => (taken ??= take().filter((group) => group.claims.length > 0));
+    const batch = () => (taken ??= take());
     let outcomes: ClaimOutcome[][];
     try {
       let stored: ClaimOutcome[][] = [];

@@ -65,7 +65,6 @@ const LEASE_EVERY_MS = 100;
 /** How long a job with nothing due keeps looking (every LEASE_EVERY_MS) before it ends. */
 const LINGER_MS = 300;
 
-
 /** The webhook-id of a stored message: the same on every attempt and every redelivery. */
 export const webhookId = (messageId: string) => `msg_${messageId.replace(/-/g, '')}`;
 
