@@ -33,7 +33,7 @@ describe('the network edge', () => {
       env: {
         HTTP_HEADERS_TIMEOUT_MS: '2000',
         HTTP_REQUEST_TIMEOUT_MS: '2000',
-        WS_CONNECTION_INIT_TIMEOUT_MS: '500',
+        WS_CONNECTION_INIT_TIMEOUT_MS: '2000',
         WS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3',
         WS_MAX_SOCKETS_PER_KEY: '2',
       },
