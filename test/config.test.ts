@@ -10,6 +10,7 @@ describe('configuration', () => {
       ROLE: 'all',
       CLAIM_WINDOW_SECONDS: 86400,
       EXPORT_DIR: './data/exports',
+      HEAP_GROWING_PERCENT: 150,
       databaseUrlIsDefault: true,
       redisUrlIsDefault: true,
     });
@@ -18,14 +19,15 @@ describe('configuration', () => {
   it('names every bad variable in one error', () => {
     let error: unknown;
     try {
-      loadConfig({ PORT: 'eighty', ROLE: 'both', DATABASE_URL: 'postgres://x/y', CLAIM_WINDOW_SECONDS: '-5', SMTP_URL: 'mail.example.com', SMS_WEBHOOK_URL: 'ftp://x' });
+      loadConfig({ PORT: 'eighty', ROLE: 'both', DATABASE_URL: 'postgres://x/y', CLAIM_WINDOW_SECONDS: '-5', SMTP_URL: 'mail.example.com', SMS_WEBHOOK_URL: 'ftp://x', HEAP_GROWING_PERCENT: '500' });
     } catch (caught) {
       error = caught;
     }
     expect(error).toBeInstanceOf(ConfigError);
     const problems = (error as ConfigError).problems.join('\n');
-    for (const name of ['PORT', 'ROLE', 'DATABASE_URL', 'CLAIM_WINDOW_SECONDS', 'SMTP_URL', 'SMS_WEBHOOK_URL']) expect(problems).toContain(name);
+    for (const name of ['PORT', 'ROLE', 'DATABASE_URL', 'CLAIM_WINDOW_SECONDS', 'SMTP_URL', 'SMS_WEBHOOK_URL', 'HEAP_GROWING_PERCENT']) expect(problems).toContain(name);
     expect((error as ConfigError).message).toContain('expected api, worker or all');
+    expect((error as ConfigError).message).toContain('expected a percentage from 0 to 400');
   });
 
   it('requires ADMIN_API_KEY in production and never echoes secrets', () => {

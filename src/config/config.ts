@@ -122,6 +122,8 @@ const configSchema = z
     METRICS_TOKEN: optionalNonEmpty(z.string().min(16, { message: 'expected at least 16 characters' })),
     MAX_CONNECTIONS: positiveInt('a number of connections > 0').default(10_000),
     ACCEPT_HANDLES: z.coerce.number({ message: 'expected a number of handles >= 0' }).int('expected a number of handles >= 0').min(0, 'expected a number of handles >= 0').max(1024, 'expected at most 1024 handles').default(128),
+    // 0: V8's own heuristic, which lets the old generation grow to up to 4x what the last full collection kept.
+    HEAP_GROWING_PERCENT: z.coerce.number({ message: 'expected a percentage from 0 to 400' }).int('expected a percentage from 0 to 400').min(0, 'expected a percentage from 0 to 400').max(400, 'expected a percentage from 0 to 400').default(150),
     HTTP_HEADERS_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(10_000),
     HTTP_REQUEST_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(30_000),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: positiveInt('a number of milliseconds > 0').default(5_000),
