@@ -17,10 +17,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.LOG_LEVEL, { role: config.ROLE });
-  // With a thousand requests in flight, most of what they allocate lives past two young-generation
-  // collections and dies in the old one, which V8 lets grow to up to 4x its live size before a full
-  // collection (364-415 MiB at 1,000 connections; 274-291 MiB at 2.5x, no measurable CPU). V8 reads the
-  // factor at every full collection, so setting it once the process runs takes effect.
+  // With a thousand requests in flight, much of what they allocate outlives the young generation
+  // (32 MiB semi-spaces, set by `npm start`: they cannot be changed once V8 runs) and dies in the
+  // old one, which V8 lets grow to up to 4x its live size before a full collection. Capped at
+  // 2.5x, the flash sale's process peaks at 303-310 MiB instead of 351-415 (docs/claims.md).
+  // V8 reads this factor at every full collection, so setting it once the process runs takes effect.
   if (config.HEAP_GROWING_PERCENT > 0) setFlagsFromString(`--heap-growing-percent=${config.HEAP_GROWING_PERCENT}`);
 
   // Local MariaDB/Redis are a convenience for a laptop or CI: only where a URL was left at its

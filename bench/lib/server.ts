@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
+import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '../../src/config/config.js';
@@ -23,6 +25,27 @@ export interface BenchServer {
   stop(): Promise<void>;
 }
 
+/**
+ * `npm start`'s command line after `node` (its V8 flags, then the script), read from
+ * package.json: every process a benchmark starts runs with the flags a deployment gets.
+ */
+export const START_ARGS: string[] = (() => {
+  const start = String(JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).scripts.start);
+  const [command, ...args] = start.trim().split(/\s+/);
+  if (command !== 'node' || !args.at(-1)?.endsWith('.js')) throw new Error(`npm start is not "node [flags] <script>.js": ${start}`);
+  return args.map((arg, index) => (index === args.length - 1 ? join(PROJECT_ROOT, arg) : arg));
+})();
+
+/** A port that nothing listens on right now, for the server started next. */
+async function portNobodyListensOn(): Promise<number> {
+  const probe = createNetServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as AddressInfo;
+  probe.close();
+  await once(probe, 'close');
+  return port;
+}
+
 export function benchDatabaseUrl(name: string): string {
   return withDatabaseName(process.env.DATABASE_URL || DEFAULT_DATABASE_URL, `coupons_bench_${name}_${randomBytes(3).toString('hex')}`);
 }
@@ -34,17 +57,18 @@ function statusField(pid: number, field: string): number {
 }
 
 /**
- * Starts `node dist/src/main.js` (what `npm start` runs after building) as a separate process
+ * Starts `dist/src/main.js` as `npm start` does (START_ARGS) as a separate process
  * with its own database, waits until /health/ready answers.
  */
 export async function startBenchServer(options: { env?: Record<string, string>; databaseUrl?: string; queuePrefix?: string; port?: number } = {}): Promise<BenchServer> {
-  const port = options.port ?? 4100 + Math.floor(Math.random() * 800);
+  // The kernel's pick: a fixed range met the local Galera nodes' group ports (4567-4588) now and then.
+  const port = options.port ?? (await portNobodyListensOn());
   const databaseUrl = options.databaseUrl ?? benchDatabaseUrl('db');
   const redisUrl = process.env.REDIS_URL || DEFAULT_REDIS_URL;
   const queuePrefix = options.queuePrefix ?? `bench-${randomBytes(3).toString('hex')}`;
   // BENCH_CPU_PROF_DIR: every server writes a V8 CPU profile there when it stops (where did the time go?).
   const profile = process.env.BENCH_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF_DIR}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...START_ARGS], {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,
@@ -132,7 +156,7 @@ export function workerStarted(child: ChildProcess): Promise<void> {
  * `nice` (background jobs below interactive requests on a shared host); ready once its workers run.
  */
 export async function startBenchWorker(server: BenchServer, env: Record<string, string>, nice = 0): Promise<{ pid: number; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, START_ARGS, {
     cwd: PROJECT_ROOT,
     env: {
       ...process.env,

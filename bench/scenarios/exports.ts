@@ -7,7 +7,7 @@ import { stringify } from 'csv-stringify';
 import mysql from 'mysql2';
 import mysqlPromise from 'mysql2/promise';
 import { parseDatabaseUrl } from '../../src/config/database-url.js';
-import { BENCH_ADMIN_KEY, PROJECT_ROOT, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
+import { BENCH_ADMIN_KEY, PROJECT_ROOT, START_ARGS, benchDatabaseUrl, benchGraphQL, dropBenchDatabase, report, startBenchServer, type BenchServer, workerStarted } from '../lib/server.js';
 
 const SMALL_ROWS = 1_000_000;
 const LARGE_ROWS = 5_000_000;
@@ -32,9 +32,9 @@ function statusMiB(pid: number, field: string): number {
   return match ? Number(match[1]) / 1024 : 0;
 }
 
-/** `node dist/src/main.js` with ROLE=worker (no HTTP port): ready once it says its workers started. */
+/** `dist/src/main.js` as `npm start` runs it, with ROLE=worker (no HTTP port): ready once it says its workers started. */
 async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+  const child: ChildProcess = spawn(process.execPath, START_ARGS, {
     cwd: PROJECT_ROOT,
     env: { ...process.env, NODE_ENV: 'production', ADMIN_API_KEY: BENCH_ADMIN_KEY, LOG_LEVEL: 'info', ...env, ROLE: 'worker' },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { BENCH_ADMIN_KEY, benchDatabaseUrl, dropBenchDatabase, PROJECT_ROOT, report, workerStarted } from '../lib/server.js';
+import { BENCH_ADMIN_KEY, benchDatabaseUrl, dropBenchDatabase, PROJECT_ROOT, report, START_ARGS, workerStarted } from '../lib/server.js';
 import { DEFAULT_REDIS_URL } from '../../src/config/config.js';
 
 const IDLE_SECONDS = Number(process.env.BENCH_WORKER_IDLE_SECONDS ?? 60);
@@ -13,7 +12,7 @@ function memoryMiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 }
 
 /**
- * An idle ROLE=worker process, started as `npm start` starts it (node dist/src/main.js): its
+ * An idle ROLE=worker process, started as `npm start` starts it (START_ARGS): its
  * resident memory right after its job workers started, every second while it idles for
  * IDLE_SECONDS, and at the end (V8 gives memory back once a process has been idle a while).
  * The goal is on the idle figure; the start-up peak is printed beside it.
@@ -22,7 +21,7 @@ export const scenario = {
   name: 'worker-memory',
   async run(): Promise<{ passed: boolean; lines: string[] }> {
     const databaseUrl = benchDatabaseUrl('worker');
-    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'src', 'main.js')], {
+    const child = spawn(process.execPath, START_ARGS, {
       cwd: PROJECT_ROOT,
       env: {
         ...process.env,
