@@ -75,7 +75,7 @@ interface Phase {
   listId: string;
   key: string;
   pool: mysql.Pool;
-  totals: { ok: number; errors: number; seconds: number; apiCpuMicros: number; p50: number; p99: number; batches: number; batchClaims: number; engineSeconds: number; counters: Counters };
+  totals: { ok: number; errors: number; seconds: number; apiCpuMicros: number; p50: number; p99: number; batches: number; batchClaims: number; engineSeconds: number; counters: Counters; firstError?: string };
   rates: number[];
 }
 
@@ -109,6 +109,7 @@ async function measure(phase: Phase, round: number): Promise<void> {
   const seconds = Math.max(...results.map((r) => r.seconds));
   t.ok += ok;
   t.errors += results.reduce((sum, r) => sum + r.errors, 0);
+  t.firstError ??= results.find((r) => r.firstError)?.firstError;
   t.seconds += seconds;
   t.apiCpuMicros += results.reduce((sum, r) => sum + (r.serverCpuMicros ?? 0) * (r.ok + r.errors), 0);
   t.p50 = Math.max(t.p50, ...results.map((r) => r.p50));
@@ -139,6 +140,7 @@ function phaseFigures(phase: Phase): Record<string, number | string> {
     p50_ms: t.p50,
     p99_ms: t.p99,
     errors: t.errors,
+    ...(t.firstError ? { first_error: JSON.stringify(t.firstError.slice(0, 240)) } : {}),
     server_cpu_us_per_req: Math.round(t.apiCpuMicros / claims),
     db_cpu_us_per_claim: Math.round(c.cpuMicros / claims),
     ...(c.cpuByServer.length > 1 ? { by_node: c.cpuByServer.map((cpu) => Math.round(cpu / claims)).join('/') } : {}),
