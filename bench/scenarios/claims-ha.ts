@@ -75,7 +75,7 @@ interface Phase {
   listId: string;
   key: string;
   pool: mysql.Pool;
-  totals: { ok: number; errors: number; seconds: number; apiCpuMicros: number; p50: number; p99: number; batches: number; batchClaims: number; engineSeconds: number; counters: Counters; firstError?: string };
+  totals: { ok: number; errors: number; seconds: number; busySeconds: number; apiCpuMicros: number; p50: number; p99: number; batches: number; batchClaims: number; engineSeconds: number; counters: Counters; firstError?: string };
   rates: number[];
 }
 
@@ -85,7 +85,7 @@ async function preparePhase(name: string, servers: BenchServer[], databases: Dat
   const campaignId = await seedCampaign(pool, name, [listId]);
   const key = (await benchGraphQL(servers[0].url, 'mutation { createApiKey(name: "widget", role: CLIENT) { secret } }')).createApiKey.secret as string;
   const counters = zeroCounters(databases.length);
-  const totals = { ok: 0, errors: 0, seconds: 0, apiCpuMicros: 0, p50: 0, p99: 0, batches: 0, batchClaims: 0, engineSeconds: 0, counters };
+  const totals = { ok: 0, errors: 0, seconds: 0, busySeconds: 0, apiCpuMicros: 0, p50: 0, p99: 0, batches: 0, batchClaims: 0, engineSeconds: 0, counters };
   return { name, servers, databases, galera, campaignId, listId, key, pool, totals, rates: [] };
 }
 
@@ -111,6 +111,8 @@ async function measure(phase: Phase, round: number): Promise<void> {
   t.errors += results.reduce((sum, r) => sum + r.errors, 0);
   t.firstError ??= results.find((r) => r.firstError)?.firstError;
   t.seconds += seconds;
+  // Every process of a phase runs on this machine: one reading of its busy share serves all.
+  t.busySeconds += ((results[0].machineBusy ?? 0) / 100) * seconds;
   t.apiCpuMicros += results.reduce((sum, r) => sum + (r.serverCpuMicros ?? 0) * (r.ok + r.errors), 0);
   t.p50 = Math.max(t.p50, ...results.map((r) => r.p50));
   t.p99 = Math.max(t.p99, ...results.map((r) => r.p99));
@@ -141,6 +143,7 @@ function phaseFigures(phase: Phase): Record<string, number | string> {
     p99_ms: t.p99,
     errors: t.errors,
     ...(t.firstError ? { first_error: JSON.stringify(t.firstError.slice(0, 240)) } : {}),
+    machine_busy_pct: Math.round((100 * t.busySeconds) / Math.max(1e-9, t.seconds)),
     server_cpu_us_per_req: Math.round(t.apiCpuMicros / claims),
     db_cpu_us_per_claim: Math.round(c.cpuMicros / claims),
     ...(c.cpuByServer.length > 1 ? { by_node: c.cpuByServer.map((cpu) => Math.round(cpu / claims)).join('/') } : {}),

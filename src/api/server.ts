@@ -209,6 +209,7 @@ export async function createApiServer(app: AppContext, schema: GraphQLSchema): P
       // No cache hints are used; the default plugin would wrap every field of every answer.
       ApolloServerPluginCacheControlDisabled(),
       costPlugin,
+      ...apiModules.flatMap((module) => module.apolloPlugins?.(app) ?? []),
       { async serverWillStart() { return { async drainServer() { await wsCleanup.dispose(); } }; } },
     ],
   });

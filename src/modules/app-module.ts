@@ -1,5 +1,7 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { Router } from 'express';
 import type { AppContext } from '../app-context.js';
+import type { GraphQLContext } from './graphql-context.js';
 
 /**
  * What a domain folder contributes to every process (`<name>.module.ts`). src/modules/index.ts
@@ -26,4 +28,6 @@ export interface ApiModule {
   resolvers: Function[];
   /** HTTP routes besides /graphql, mounted on the API's express app. */
   httpRoutes?(router: Router, app: AppContext): void;
+  /** Apollo Server plugins (hooks into every GraphQL request over HTTP). */
+  apolloPlugins?(app: AppContext): ApolloServerPlugin<GraphQLContext>[];
 }

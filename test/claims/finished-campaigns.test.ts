@@ -4,7 +4,7 @@ import { parseDatabaseUrl } from '../../src/config/database-url';
 import { ClaimService } from '../../src/modules/claims/claim.service';
 import { FinishedCampaigns } from '../../src/modules/claims/finished-campaigns';
 import { ApiKeyRole } from '../../src/modules/auth/api-key-role';
-import { startTestApp, type TestApp } from '../helpers/test-app';
+import { startTestApp, TEST_ADMIN_KEY, type TestApp } from '../helpers/test-app';
 import { campaignState, claim, codesNamed, createCampaign, createUniqueList } from '../helpers/fixtures';
 
 /** Resolves once `condition` holds, checking on every turn of the event loop (no fixed sleep). */
@@ -74,6 +74,53 @@ describe('claims in finished campaigns', () => {
     } finally {
       await lock.release().catch(() => undefined);
     }
+  });
+
+  it('answers claims in a finished campaign before execution exactly as execution answers them', async () => {
+    const listId = await createUniqueList(a, 'one code', codesNamed('OC', 1));
+    const campaignId = await createCampaign(a, [listId]);
+    const winner = await claim(a, { campaignId, userId: 'winner' });
+    await claim(a, { campaignId, userId: 'late' });
+    await until(() => a.app.get(FinishedCampaigns).isFinished(campaignId));
+    const elsewhere = await a.createKey('CLIENT', [await createCampaign(a, [await createUniqueList(a, 'other', codesNamed('OT', 1))])]);
+    const viewer = await a.createKey('VIEWER');
+
+    const query = 'mutation Claim($in: ClaimCouponInput!) {\n  late: claimCoupon(input: $in) { id code reused }\n}';
+    const post = async (input: Record<string, unknown>, key = TEST_ADMIN_KEY) => {
+      const response = await fetch(`${a.baseUrl}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query, variables: { in: input } }),
+      });
+      return { status: response.status, type: response.headers.get('content-type'), body: await response.text() };
+    };
+    // The same claim twice: with the campaign id as a number (GraphQL's ID takes integers), which
+    // the early answer leaves to execution, and as the string widget backends send.
+    const cases: Array<[string, Record<string, unknown>, string?]> = [
+      ['refused', { userId: 'late-2' }],
+      ['bad input', { userId: '' }],
+      ['bad list', { userId: 'late-3', listId: '999999' }],
+      ['another campaign\'s key', { userId: 'late-4' }, elsewhere],
+      ['a key without the role', { userId: 'late-5' }, viewer],
+      ['inside the window', { userId: 'winner', externalId: 'again' }],
+    ];
+    for (const [name, input, key] of cases) {
+      const executed = await post({ ...input, campaignId: Number(campaignId) }, key);
+      const early = await post({ ...input, campaignId }, key);
+      expect({ name, ...early }).toEqual({ name, ...executed });
+    }
+    expect(JSON.parse((await post({ campaignId, userId: 'late-6' })).body)).toEqual({
+      errors: [
+        {
+          message: expect.stringContaining('finished'),
+          locations: [{ line: 2, column: 3 }],
+          path: ['late'],
+          extensions: expect.objectContaining({ code: 'CAMPAIGN_FINISHED', campaignId }),
+        },
+      ],
+      data: null,
+    });
+    expect(JSON.parse((await post({ campaignId, userId: 'winner' })).body).data.late).toEqual({ id: winner.data!.claimCoupon.id, code: winner.data!.claimCoupon.code, reused: true });
   });
 
   it('learns of a campaign finished by hand, and of one found finished by a claim transaction', async () => {

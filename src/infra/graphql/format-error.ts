@@ -1,5 +1,5 @@
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError } from 'graphql';
+import type { GraphQLFormattedError, SourceLocation } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../common/errors.js';
 import type { Logger } from '../logging/logger.js';
@@ -24,6 +24,11 @@ const TOO_MANY_TOKENS = /^Syntax Error: Document contains more th\w+ \d+ tokens/
 /** A literal argument of the wrong type (e.g. expiresAt: "tomorrow") is bad input, not a broken query. */
 const VALUE_COERCION = /Expected value of type|got invalid value|cannot represent|Expected type/i;
 
+/** A domain error as clients see it: its message, where it happened, its details and contract code. */
+export function domainErrorJson(error: DomainError, locations: readonly SourceLocation[] | undefined, path: ReadonlyArray<string | number> | undefined): GraphQLFormattedError {
+  return { message: error.message, locations, path, extensions: { ...error.details, code: error.code } };
+}
+
 /**
  * The one place where errors become what clients see: domain errors carry their contract code;
  * anything unexpected is logged with an id and reaches the client only as that id, never with a
@@ -32,14 +37,7 @@ const VALUE_COERCION = /Expected value of type|got invalid value|cannot represen
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
-    if (original instanceof DomainError) {
-      return {
-        message: original.message,
-        locations: formatted.locations,
-        path: formatted.path,
-        extensions: { ...original.details, code: original.code },
-      };
-    }
+    if (original instanceof DomainError) return domainErrorJson(original, formatted.locations, formatted.path);
     const code = String(formatted.extensions?.code ?? 'INTERNAL_SERVER_ERROR');
     if (CLIENT_ERROR_CODES.has(code)) {
       const clientCode = code === 'GRAPHQL_VALIDATION_FAILED' && VALUE_COERCION.test(formatted.message) ? 'BAD_USER_INPUT' : code;

@@ -7,6 +7,7 @@ import { Allow } from '../auth/api-key-role.js';
 import { ClaimCouponInput } from './claim.inputs.js';
 import { ClaimService } from './claim.service.js';
 import { CouponAssignment } from './coupon-assignment.entity.js';
+import { takeEarlierClaimAnswer } from './finished-campaign-claims.js';
 
 @Resolver(() => CouponAssignment)
 export class ClaimResolver {
@@ -22,10 +23,12 @@ export class ClaimResolver {
   })
   claimCoupon(
     @Arg('input', () => ClaimCouponInput) input: ClaimCouponInput,
-    @Ctx() { caller }: GraphQLContext,
+    @Ctx() context: GraphQLContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<CouponAssignment> {
+    // A claim in a finished campaign may have been answered before execution (finished-campaign-claims.ts).
+    const answer = takeEarlierClaimAnswer(context) ?? this.claimService.claimAs(context.caller!, input);
     // A refusal (a finished campaign, an exhausted list) is a frequent answer, not a fault.
-    return this.claimService.claimAs(caller!, input).catch((error: unknown) => Promise.reject(locatedDomainError(error, info)));
+    return answer.catch((error: unknown) => Promise.reject(locatedDomainError(error, info)));
   }
 }
