@@ -13,7 +13,8 @@ import { FinishedCampaigns } from './finished-campaigns.js';
 /** A claimCoupon operation this plugin may answer: its one field, and the variable that holds the whole input. */
 interface ClaimOperation {
   responseKey: string;
-  locations: SourceLocation[];
+  /** As graphql-js gives them: none when the document carries no source positions. */
+  locations: SourceLocation[] | undefined;
   variable: string;
 }
 
@@ -54,7 +55,7 @@ function claimOperationOf(document: DocumentNode, operation: OperationDefinition
   }
   const source = document.loc?.source;
   const start = field.loc?.start;
-  return { responseKey: field.alias?.value ?? 'claimCoupon', locations: source && start !== undefined ? [getLocation(source, start)] : [], variable: name };
+  return { responseKey: field.alias?.value ?? 'claimCoupon', locations: source && start !== undefined ? [getLocation(source, start)] : undefined, variable: name };
 }
 
 /**
@@ -98,16 +99,16 @@ export function finishedCampaignClaims(app: AppContext): ApolloServerPlugin<Grap
       if (!input || !finished.isFinished(input.campaignId)) return null;
       const answer = claims.claimAs(caller, input);
       try {
-        earlierAnswers.set(contextValue, Promise.resolve(await answer));
-        return null;
+        await answer;
       } catch (error) {
-        if (!(error instanceof DomainError)) {
-          earlierAnswers.set(contextValue, answer);
-          return null;
+        if (error instanceof DomainError) {
+          const singleResult = { errors: [domainErrorJson(error, claimOperation.locations, [claimOperation.responseKey])], data: null };
+          return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult } };
         }
-        const singleResult = { errors: [domainErrorJson(error, claimOperation.locations, [claimOperation.responseKey])], data: null };
-        return { http: { status: undefined, headers: new HeaderMap() }, body: { kind: 'single', singleResult } };
       }
+      // An assignment, or an unexpected failure: execution's resolver returns it (and formats the failure).
+      earlierAnswers.set(contextValue, answer);
+      return null;
     },
   };
   return {
