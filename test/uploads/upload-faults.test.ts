@@ -1,12 +1,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { findExecutable } from '../../src/infra/local-services/binaries';
+import { BinaryProvider, type RedisBinaries } from '../../src/infra/local-services/binaries';
+import { stateDirOf } from '../../src/infra/local-services/servers';
 import { probeRedis } from '../../src/infra/local-services/probe';
 import { startTestApp, type TestApp } from '../helpers/test-app';
 import { claimableCodes, listFigures, readUpload, upload, waitForUpload } from './upload-helpers';
-import { createUniqueList, sleep } from '../helpers/fixtures';
+import { createUniqueList, sleep, unusedPort } from '../helpers/fixtures';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -73,17 +73,6 @@ async function importedAtLeast(t: TestApp, id: string, lines: number): Promise<a
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('an import whose worker is killed', () => {
   let t: TestApp;
   const workers: ChildProcess[] = [];
@@ -144,22 +133,17 @@ describe('an import whose worker is killed', () => {
   }, 240_000);
 });
 
-const redisServer = findExecutable(['redis-server']) ?? join(ROOT, '.local-services', 'root', 'usr', 'bin', 'redis-server');
-const redisAvailable = existsSync(redisServer);
-if (!redisAvailable) {
-  console.warn(`Skipping the Redis outage test: no redis-server on PATH or at ${redisServer} (npm test unpacks one when it starts a local Redis).`);
-}
-
-(redisAvailable ? describe : describe.skip)('an import during a Redis outage', () => {
+describe('an import during a Redis outage', () => {
   let port: number;
   let redis: ChildProcess | null = null;
   let t: TestApp;
 
-  // A Redis of this test's own: the shared one must keep serving every other test.
+  // A Redis of this test's own: the shared one must keep serving every other test. Its binary is
+  // the one the local services use (installed, or unpacked from Debian's packages).
+  let redisBinary: RedisBinaries;
   async function startRedis(): Promise<void> {
-    const libraries = join(ROOT, '.local-services', 'root', 'usr', 'lib', 'x86_64-linux-gnu');
-    redis = spawn(redisServer, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
-      env: { ...process.env, LD_LIBRARY_PATH: [libraries, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
+    redis = spawn(redisBinary.server, ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+      env: redisBinary.env,
       stdio: 'ignore',
     });
     for (let i = 0; i < 300; i++) {
@@ -181,11 +165,12 @@ if (!redisAvailable) {
   }
 
   beforeAll(async () => {
-    port = await freePort();
+    redisBinary = await new BinaryProvider(stateDirOf(ROOT), { info: () => undefined, warn: (msg) => console.warn(msg) }).redis();
+    port = await unusedPort();
     await startRedis();
     // Connection errors while Redis is down are expected here: only errors are logged.
     t = await startTestApp({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, UPLOAD_RECOVERY_SECONDS: '3', LOG_LEVEL: 'error' } });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     // The app shuts down cleanly only with its Redis there.

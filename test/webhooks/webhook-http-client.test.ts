@@ -26,7 +26,7 @@ describe('the webhook HTTP client', () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
-  const client = () => new WebhookHttpClient(4, true);
+  const client = () => new WebhookHttpClient(true);
 
   it('gives up after the timeout', async () => {
     const c = client();
@@ -51,7 +51,7 @@ describe('the webhook HTTP client', () => {
   });
 
   it('refuses private, loopback and link-local targets unless allowed, by literal address and by resolved name', async () => {
-    const strict = new WebhookHttpClient(4, false);
+    const strict = new WebhookHttpClient(false);
     const before = hits.length;
     await expect(strict.post(new URL(`${base}/ok`), {}, '{}', 5000)).rejects.toThrow('non-public address');
     const port = new URL(base).port;

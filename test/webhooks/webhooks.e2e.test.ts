@@ -12,6 +12,9 @@ import { appendCodes, claim, codesNamed, createCampaign, createList, createUniqu
 
 const REDEEM = `mutation($input: RedeemCouponInput!) { redeemCoupon(input: $input) { id assignmentId code userId orderId redeemedAt } }`;
 
+/** Small, so a test can fill an endpoint's whole window. */
+const ENDPOINT_CONCURRENCY = 8;
+
 describe('webhooks against a real receiver', () => {
   let t: TestApp;
   let receiver: WebhookReceiver;
@@ -28,6 +31,7 @@ describe('webhooks against a real receiver', () => {
         WEBHOOK_SWEEP_INTERVAL_MS: '300',
         WEBHOOK_TIMEOUT_MS: '60000',
         WEBHOOK_DISABLE_AFTER_SECONDS: '2',
+        WEBHOOK_ENDPOINT_CONCURRENCY: String(ENDPOINT_CONCURRENCY),
         MAX_UPLOAD_BYTES: '300',
         SMTP_URL: smtp.url,
         ALERT_FROM: 'alerts@example.com',
@@ -174,23 +178,29 @@ describe('webhooks against a real receiver', () => {
     await deleteEndpoint(endpoint.id);
   });
 
-  it('a dead endpoint delays no other: the live one gets everything while the dead one still holds its first requests', async () => {
+  it('a dead endpoint delays no other on the same host: the live one gets everything while the dead one holds a full window', async () => {
     const dead = await createEndpoint(t, { url: receiver.url('/dead'), events: ['COUPON_ASSIGNED'] });
-    const live = await createEndpoint(t, { url: receiver.url('/live'), events: ['COUPON_ASSIGNED'] });
     receiver.route('/dead', dead.secret, [{ hold: true }]);
-    receiver.route('/live', live.secret, [{ status: 204, delayMs: 20 }]);
-    const listId = await createUniqueList(t, 'Isolation', codesNamed('ISO', 300));
+    const listId = await createUniqueList(t, 'Isolation', codesNamed('ISO', 320));
     const campaignId = await createCampaign(t, [listId]);
+    // First the dead endpoint takes as many requests as it may have in flight, all held open.
+    const early = await Promise.all(Array.from({ length: 20 }, (_, i) => claim(t, { campaignId, userId: `iso-early-${i}` })));
+    expect(early.every((response) => !response.errors)).toBe(true);
+    await receiver.waitFor(() => receiver.at('/dead').length >= ENDPOINT_CONCURRENCY, 'a full window of held requests at the dead endpoint');
+
+    const live = await createEndpoint(t, { url: receiver.url('/live'), events: ['COUPON_ASSIGNED'] });
+    receiver.route('/live', live.secret, [{ status: 204, delayMs: 20 }]);
     const claims = await Promise.all(Array.from({ length: 300 }, (_, i) => claim(t, { campaignId, userId: `iso-${i}` })));
     expect(claims.every((response) => !response.errors)).toBe(true);
 
     await receiver.waitFor(() => receiver.at('/live').length >= 300, 'the live endpoint to get all 300');
-    // Not one dead request has been answered: the live endpoint never waited for it.
-    expect(receiver.at('/dead').length).toBeGreaterThan(0);
+    // Not one dead request has been answered, and none beyond its window was sent: the live endpoint never waited for it.
+    expect(receiver.at('/dead')).toHaveLength(ENDPOINT_CONCURRENCY);
     expect((await deliveries(t, dead.id, 200)).filter((item) => item.status !== 'PENDING' || item.attempts > 0)).toEqual([]);
     expect(new Set(receiver.at('/live').map((item) => item.id)).size).toBe(300);
-    receiver.release();
+    // Deleted before its held requests are answered, so it sends nothing more.
     await deleteEndpoint(dead.id);
+    receiver.release();
     await deleteEndpoint(live.id);
   });
 

@@ -94,12 +94,12 @@ class ExcerptHandler implements Dispatcher.DispatchHandler {
 export class WebhookHttpClient {
   private readonly agent: Agent;
 
-  constructor(
-    maxSocketsPerHost: number,
-    private readonly allowPrivate: boolean,
-  ) {
+  constructor(private readonly allowPrivate: boolean) {
     this.agent = new Agent({
-      connections: maxSocketsPerHost,
+      // No limit per host: endpoints on one host (paths of one receiver) would share its sockets,
+      // and a dead one holding its requests open would starve the others. Each endpoint's job
+      // bounds its own requests in flight (WEBHOOK_ENDPOINT_CONCURRENCY).
+      connections: null,
       pipelining: 1,
       connect: allowPrivate ? {} : { lookup: this.guardedLookup },
     });

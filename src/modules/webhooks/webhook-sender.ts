@@ -98,7 +98,7 @@ export class WebhookSender {
     this.config = app.config;
     this.logger = app.logger;
     this.queues = app.queues;
-    this.client = new WebhookHttpClient(app.config.WEBHOOK_ENDPOINT_CONCURRENCY, privateUrlsAllowed(app.config));
+    this.client = new WebhookHttpClient(privateUrlsAllowed(app.config));
   }
 
   close(): void {
