@@ -2,6 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BinaryProvider, type RedisBinaries } from '../../src/infra/local-services/binaries';
+import { consoleServicesLogger } from '../../src/infra/local-services/from-environment';
 import { stateDirOf } from '../../src/infra/local-services/servers';
 import { probeRedis } from '../../src/infra/local-services/probe';
 import { startTestApp, type TestApp } from '../helpers/test-app';
@@ -165,7 +166,7 @@ describe('an import during a Redis outage', () => {
   }
 
   beforeAll(async () => {
-    redisBinary = await new BinaryProvider(stateDirOf(ROOT), { info: () => undefined, warn: (msg) => console.warn(msg) }).redis();
+    redisBinary = await new BinaryProvider(stateDirOf(ROOT), consoleServicesLogger).redis();
     port = await unusedPort();
     await startRedis();
     // Connection errors while Redis is down are expected here: only errors are logged.
